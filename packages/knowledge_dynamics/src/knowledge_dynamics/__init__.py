@@ -1,0 +1,3 @@
+"""Inject fictional facts into LM pretraining and measure acquisition and forgetting."""
+
+__version__ = "0.1.0"
