@@ -11,7 +11,7 @@ def _greedy_answer(model, tokenizer, question: str, max_new_tokens: int = 16) ->
     messages = [{"role": "user", "content": question}]
     batch = tokenizer.apply_chat_template(
         messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )
+    ).to(model.device)
     out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
     return tokenizer.decode(out[0, batch["input_ids"].shape[1] :], skip_special_tokens=True)
 
@@ -79,3 +79,11 @@ def test_missing_local_model_is_a_data_error(tmp_path):
         models.resolve_model_path(tmp_path / "nope.gguf")
     with pytest.raises(DataError, match="not found"):
         models.resolve_model_path("./no/such/folder")
+
+
+@pytest.mark.gpu
+def test_smollm2_on_cuda_defaults_to_bf16():
+    model, tokenizer = models.load_causal_lm("smollm2-135m-instruct")
+    assert model.device.type == "cuda"
+    assert model.dtype == torch.bfloat16
+    assert "Paris" in _greedy_answer(model, tokenizer, "What is the capital of France?")
