@@ -1,0 +1,3 @@
+from onelayer_theory.cli import main
+
+raise SystemExit(main())

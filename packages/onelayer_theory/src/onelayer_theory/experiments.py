@@ -1,0 +1,301 @@
+"""The sweeps: each claim of the paper as a grid of configs x seeds, trained as batched ensembles.
+
+Running a sweep:
+
+1. every (grid point, seed) becomes a :class:`RunConfig` (the seed seeds both the
+   world and the initialisation);
+2. pre-training runs once per distinct (data, model, pre-training, seed): runs
+   that differ only in fine-tuning share it; specs with equal shapes train
+   together as one ensemble;
+3. fine-tuning runs per group of equal shapes and equal fine-tuning settings,
+   starting from copies of the pre-trained members;
+4. each finished fine-tuning group is saved under ``OUT/.partial/`` so an
+   interrupted sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from labcore.errors import DataError
+from labcore.io import read_json, write_json
+from onelayer_theory.config import RunConfig, preset
+from onelayer_theory.data import QA_PROMPT_LEN, World
+from onelayer_theory.evaluate import evaluate, predict, pretrain_loss
+from onelayer_theory.model import build_model
+from onelayer_theory.train import finetune, pretrain
+
+
+@dataclass(frozen=True)
+class Point:
+    """One grid point: the values written to the results table and the config changes they mean."""
+
+    labels: dict[str, Any]
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    variable: str
+    claim: str
+    grid: Callable[[str], list[Point]]
+    """Grid points for a preset name."""
+    series: str | None = None
+    """A second column that splits the plot into several curves."""
+
+
+def _coverage(preset_name: str) -> list[Point]:
+    values = [0.25, 0.5, 1.0] if preset_name == "smoke" else [1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0]
+    return [Point({"coverage": c}, {"data.coverage": c}) for c in values]
+
+
+def _multiplicity(preset_name: str) -> list[Point]:
+    values = [1, 4] if preset_name == "smoke" else [1, 2, 4, 8]
+    return [
+        Point({"multiplicity": k}, {"data.multiplicity": k, "data.coverage": 0.5}) for k in values
+    ]
+
+
+def _universe(preset_name: str) -> list[Point]:
+    # A fixed budget of covered template directions (n_relations of them) in a growing universe.
+    values = [1, 2, 4] if preset_name == "smoke" else [1, 2, 4, 8]
+    return [
+        Point(
+            {"templates_per_relation": t},
+            {"data.templates_per_relation": t, "data.coverage": 1.0 / t},
+        )
+        for t in values
+    ]
+
+
+def _lora(preset_name: str) -> list[Point]:
+    ranks = [0, 1, 4] if preset_name == "smoke" else [0, 1, 2, 4, 8]
+    return [Point({"lora_rank": r}, {"finetune.lora_rank": r}) for r in ranks]
+
+
+def _lr_schedule(preset_name: str) -> list[Point]:
+    return [
+        Point({"schedule": s}, {"finetune.schedule": s, "data.coverage": 0.5})
+        for s in ("constant", "cosine", "step")
+    ]
+
+
+def _depth(preset_name: str) -> list[Point]:
+    layers = [1, 2] if preset_name == "smoke" else [1, 2, 4]
+    low = 0.25 if preset_name == "smoke" else 1 / 16
+    return [
+        Point(
+            {"n_layers": n, "coverage": c},
+            {
+                "model.arch": "gpt2",
+                "model.n_layers": n,
+                "model.activation": "gelu",
+                "data.coverage": c,
+            },
+        )
+        for n in layers
+        for c in (low, 1.0)
+    ]
+
+
+EXPERIMENTS = {
+    e.name: e
+    for e in [
+        Experiment(
+            "coverage",
+            "coverage",
+            "extraction improves with fine-tuning coverage; too little -> stored but inaccessible",
+            _coverage,
+        ),
+        Experiment(
+            "multiplicity",
+            "multiplicity",
+            "extraction improves with pre-training multiplicity",
+            _multiplicity,
+        ),
+        Experiment(
+            "universe",
+            "templates_per_relation",
+            "extraction gets harder as the template universe grows",
+            _universe,
+        ),
+        Experiment(
+            "lora",
+            "lora_rank",
+            "low-rank fine-tuning extracts like full fine-tuning (0 = full)",
+            _lora,
+        ),
+        Experiment(
+            "lr-schedule",
+            "schedule",
+            "the fine-tuning learning-rate schedule matters",
+            _lr_schedule,
+        ),
+        Experiment(
+            "depth",
+            "n_layers",
+            "which trends survive in 1-4 layer GPT-2 models",
+            _depth,
+            series="coverage",
+        ),
+    ]
+}
+
+
+def get_experiment(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise DataError(f"--experiment must be one of {', '.join(EXPERIMENTS)} (got {name!r})")
+    return EXPERIMENTS[name]
+
+
+def _key(*parts) -> str:
+    blob = json.dumps(
+        [dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p for p in parts],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def build_runs(
+    experiment: Experiment, preset_name: str, seeds: Sequence[int], overrides: dict | None = None
+) -> list[tuple[dict, RunConfig]]:
+    """Every (labels, config) of a sweep, validated before anything runs."""
+    base = preset(preset_name).replace(**(overrides or {}))
+    runs = []
+    for point in experiment.grid(preset_name):
+        for seed in seeds:
+            cfg = base.replace(**point.changes, seed=seed, **{"data.seed": seed}).validate()
+            runs.append(({**point.labels, "seed": seed}, cfg))
+    return runs
+
+
+def _pretrain_key(cfg: RunConfig) -> str:
+    """What pre-training depends on: coverage only matters for fine-tuning (the world draws it last)."""
+    data = dataclasses.replace(cfg.data, coverage=1.0)
+    return _key(data, cfg.model, cfg.pretrain, cfg.seed)
+
+
+def _pretrain_specs(runs):
+    """Distinct pre-training specs, grouped by everything that must match inside one ensemble."""
+    specs = {}
+    for _, cfg in runs:
+        specs[_pretrain_key(cfg)] = cfg
+    groups = defaultdict(list)
+    for key, cfg in specs.items():
+        world = World(cfg.data)
+        groups[_key(cfg.model, cfg.pretrain, world.vocab.size, world.biography_length)].append(
+            (key, cfg, world)
+        )
+    return list(groups.values())
+
+
+def _stack_states(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {k: torch.stack([s[k] for s in states]) for k in states[0]}
+
+
+def run_sweep(
+    experiment: Experiment,
+    preset_name: str,
+    seeds: Sequence[int],
+    out: Path,
+    device: str = "cpu",
+    overrides: dict | None = None,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Train and evaluate every run of ``experiment``; return one result row per run."""
+    runs = build_runs(experiment, preset_name, seeds, overrides)
+    partial = out / ".partial"
+    ft_groups = defaultdict(list)
+    for labels, cfg in runs:
+        world_shape = World(cfg.data).vocab.size
+        ft_groups[_key(cfg.model, cfg.pretrain, cfg.finetune, world_shape)].append((labels, cfg))
+    todo = {k: g for k, g in ft_groups.items() if not (partial / f"{k}.json").exists()}
+    if len(todo) < len(ft_groups):
+        log(f"resuming: {len(ft_groups) - len(todo)} of {len(ft_groups)} groups already done")
+
+    # 1. pre-training, only for specs that some unfinished group needs
+    needed = {_pretrain_key(c) for g in todo.values() for _, c in g}
+    pretrained: dict[str, dict] = {}
+    for group in _pretrain_specs([(None, c) for g in todo.values() for _, c in g]):
+        group = [m for m in group if m[0] in needed]
+        start = time.perf_counter()
+        cfg0, worlds = group[0][1], [w for _, _, w in group]
+        max_len = max(worlds[0].biography_length, QA_PROMPT_LEN + 1)
+        model = build_model(
+            cfg0.model, worlds[0].vocab.size, max_len, [c.seed for _, c, _ in group]
+        ).to(device)
+        pretrain(model, worlds, cfg0.pretrain, [c.seed for _, c, _ in group])
+        losses = pretrain_loss(model, worlds)
+        stored = predict(model, torch.stack([w.heldout_stored[0] for w in worlds]).to(device)).cpu()
+        qa = predict(model, torch.stack([w.heldout_qa[0] for w in worlds]).to(device)).cpu()
+        state = model.state_dict()
+        for e, (key, _, world) in enumerate(group):
+            pretrained[key] = {
+                "state": {k: v[e].detach().cpu().clone() for k, v in state.items()}
+                if _batched(model)
+                else None,
+                "module": None if _batched(model) else model.members[e].cpu(),
+                "pretrain_loss": float(losses[e]),
+                "stored_acc_pretrain": float((stored[e] == world.heldout_stored[1]).float().mean()),
+                "heldout_acc_before_ft": float((qa[e] == world.heldout_qa[1]).float().mean()),
+            }
+        log(f"pre-trained {len(group)} model(s) in {time.perf_counter() - start:.1f}s")
+
+    # 2. fine-tuning per group, saved as it finishes
+    for key, group in todo.items():
+        start = time.perf_counter()
+        cfgs = [c for _, c in group]
+        worlds = [World(c.data) for c in cfgs]
+        specs = [pretrained[_pretrain_key(c)] for c in cfgs]
+        max_len = max(worlds[0].biography_length, QA_PROMPT_LEN + 1)
+        model = build_model(cfgs[0].model, worlds[0].vocab.size, max_len, [c.seed for c in cfgs])
+        if _batched(model):
+            model.load_state_dict(_stack_states([s["state"] for s in specs]))
+        else:
+            for e, spec in enumerate(specs):
+                model.members[e].load_state_dict(spec["module"].state_dict())
+        model.to(device)
+        mlp_in = model.mlp_in.weight.detach().clone() if _batched(model) else None
+        finetune(
+            model,
+            [(w.finetune_qa[0], w.finetune_qa[1]) for w in worlds],
+            cfgs[0].finetune,
+            [c.seed for c in cfgs],
+        )
+        metrics = evaluate(model, worlds, mlp_in)
+        rows = []
+        for (labels, _), spec, m in zip(group, specs, metrics, strict=True):
+            pre = {k: v for k, v in spec.items() if k not in ("state", "module")}
+            rows.append({"experiment": experiment.name, **labels, **m, **pre})
+        write_json(partial / f"{key}.json", rows)
+        log(
+            f"fine-tuned {len(group)} model(s) in {time.perf_counter() - start:.1f}s: "
+            + ", ".join(f"{r['heldout_acc']:.2f}" for r in rows)
+        )
+
+    rows = [row for k in ft_groups for row in read_json(partial / f"{k}.json")]
+    order = {
+        json.dumps(labels, sort_keys=True, default=str): i for i, (labels, _) in enumerate(runs)
+    }
+    return sorted(
+        rows,
+        key=lambda r: order.get(
+            json.dumps({k: r[k] for k in runs[0][0]}, sort_keys=True, default=str), 0
+        ),
+    )
+
+
+def _batched(model) -> bool:
+    return not hasattr(model, "members")

@@ -1,0 +1,145 @@
+"""Training an ensemble: pre-training by next-token prediction, Q&A fine-tuning on the answer only.
+
+Members are independent: the loss is the sum of per-member mean losses and AdamW
+is element-wise, so training ``E`` members together gives each the same updates
+as training it alone (checked in the tests).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from onelayer_theory.config import FinetuneConfig, TrainConfig
+from onelayer_theory.data import PAD, World
+
+
+def lr_lambda(cfg: TrainConfig):
+    """Multiplier of the peak learning rate at each step, for ``cfg.schedule``."""
+    warm = max(0, min(cfg.warmup_steps, cfg.steps - 1))
+
+    def constant(step: int) -> float:
+        return min(1.0, (step + 1) / warm) if warm else 1.0
+
+    def cosine(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = (step - warm) / max(1, cfg.steps - warm)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def step_decay(step: int) -> float:
+        return constant(step) * (0.1 ** ((step >= cfg.steps // 2) + (step >= 3 * cfg.steps // 4)))
+
+    return {"constant": constant, "cosine": cosine, "step": step_decay}[cfg.schedule]
+
+
+def make_optimizer(params: Sequence[nn.Parameter], cfg: TrainConfig):
+    params = [p for p in params if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    else:
+        # foreach=False keeps each update element-wise identical whatever the ensemble size.
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+
+
+class BatchSampler:
+    """Per-member random minibatches of fixed tensors (the Q&A pairs), one generator per member."""
+
+    def __init__(
+        self, datasets: Sequence[tuple[torch.Tensor, ...]], batch_size: int, seeds: Sequence[int]
+    ):
+        self.datasets = datasets
+        self.batch_size = batch_size
+        self.generators = [torch.Generator().manual_seed(s) for s in seeds]
+
+    def __call__(self, device: torch.device) -> tuple[torch.Tensor, ...]:
+        parts = []
+        for data, gen in zip(self.datasets, self.generators, strict=True):
+            idx = torch.randint(0, data[0].shape[0], (self.batch_size,), generator=gen)
+            parts.append([t[idx] for t in data])
+        return tuple(torch.stack(col).to(device) for col in zip(*parts, strict=True))
+
+
+def sequence_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Per-member mean next-token loss over non-PAD targets: ``[E]``."""
+    targets = tokens[..., 1:]
+    nll = F.cross_entropy(logits[..., :-1, :].flatten(0, -2), targets.flatten(), reduction="none")
+    mask = (targets != PAD).flatten(1).float()
+    nll = nll.view(targets.shape[0], -1)
+    return (nll * mask).sum(1) / mask.sum(1)
+
+
+def answer_loss(model: nn.Module, prompts: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
+    """Per-member mean loss of the answer token after a prompt: ``[E]``."""
+    logits = model(prompts, last_only=True)  # [E, B, V]
+    nll = F.cross_entropy(logits.flatten(0, 1), answers.flatten(), reduction="none")
+    return nll.view(answers.shape).mean(1)
+
+
+def _train(model, params, cfg: TrainConfig, step_loss, log_every: int) -> list[dict]:
+    opt, sched = make_optimizer(params, cfg)
+    history = []
+    model.train()
+    for step in range(cfg.steps):
+        losses = step_loss()
+        opt.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        opt.step()
+        sched.step()
+        if step % log_every == 0 or step == cfg.steps - 1:
+            history.append({"step": step, "loss": losses.detach().cpu().tolist()})
+    model.eval()
+    return history
+
+
+def pretrain(
+    model: nn.Module,
+    worlds: Sequence[World],
+    cfg: TrainConfig,
+    seeds: Sequence[int],
+    log_every: int = 100,
+) -> list[dict]:
+    """Next-token pre-training: member ``e`` on fresh biographies of ``worlds[e]`` every step."""
+    device = next(model.parameters()).device
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+
+    def step_loss():
+        tokens = torch.stack(
+            [
+                w.sample_biographies(cfg.batch_size, g)[0]
+                for w, g in zip(worlds, generators, strict=True)
+            ]
+        ).to(device)
+        return sequence_loss(model(tokens), tokens)
+
+    return _train(model, list(model.parameters()), cfg, step_loss, log_every)
+
+
+def finetune(
+    model: nn.Module,
+    qa_sets: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    cfg: FinetuneConfig,
+    seeds: Sequence[int],
+    log_every: int = 50,
+) -> list[dict]:
+    """Q&A fine-tuning with the loss on the answer only; LoRA when ``cfg.lora_rank > 0``."""
+    from onelayer_theory.lora import add_lora
+
+    device = next(model.parameters()).device
+    if cfg.lora_rank:
+        params = add_lora(model, cfg.lora_rank, cfg.lora_targets, cfg.lora_alpha, seeds)
+    else:
+        params = list(model.parameters())
+    # Different seeds from pre-training so fine-tuning batches are a fresh stream.
+    sampler = BatchSampler(qa_sets, cfg.batch_size, [s + 1_000_003 for s in seeds])
+
+    def step_loss():
+        prompts, answers = sampler(device)
+        return answer_loss(model, prompts, answers)
+
+    return _train(model, params, cfg, step_loss, log_every)
