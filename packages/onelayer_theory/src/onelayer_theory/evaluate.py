@@ -12,7 +12,7 @@ from onelayer_theory.data import A, World
 from onelayer_theory.train import sequence_loss
 
 
-def _stack(tensors: Sequence[torch.Tensor], device) -> torch.Tensor:
+def stack_padded(tensors: Sequence[torch.Tensor], device) -> torch.Tensor:
     """Stack per-member tensors, padding shorter ones by repeating their first rows."""
     n = max(t.shape[0] for t in tensors)
     padded = [
@@ -36,7 +36,7 @@ def predict(model: nn.Module, prompts: torch.Tensor, chunk: int = 4096) -> torch
 def pretrain_loss(model: nn.Module, worlds: Sequence[World], chunk: int = 512) -> np.ndarray:
     """Per-member mean next-token loss on fresh biographies (held-out draws of the same process)."""
     device = next(model.parameters()).device
-    bios = _stack([w.fresh_biographies[0] for w in worlds], device)
+    bios = stack_padded([w.fresh_biographies[0] for w in worlds], device)
     total = torch.zeros(len(worlds), device=device)
     count = torch.zeros(len(worlds), device=device)
     for i in range(0, bios.shape[1], chunk):
@@ -111,13 +111,15 @@ def evaluate(
     stored = [w.heldout_stored for w in worlds]
     heldout = [w.heldout_qa for w in worlds]
     ft = [w.finetune_qa for w in worlds]
-    stored_pred = predict(model, _stack([p for p, _, _ in stored], device)).cpu()
-    heldout_pred = predict(model, _stack([p for p, _, _ in heldout], device)).cpu()
-    ft_pred = predict(model, _stack([p for p, _, _ in ft], device)).cpu()
+    stored_pred = predict(model, stack_padded([p for p, _, _ in stored], device)).cpu()
+    heldout_pred = predict(model, stack_padded([p for p, _, _ in heldout], device)).cpu()
+    ft_pred = predict(model, stack_padded([p for p, _, _ in ft], device)).cpu()
     for e, w in enumerate(worlds):
         row = rows[e]
-        row["stored_acc"] = float((stored_pred[e] == stored[e][1]).float().mean())
-        hit = heldout_pred[e] == heldout[e][1]
+        # Members' prompt sets can differ in size (padded when stacked): cut to their own.
+        stored_hit = stored_pred[e, : len(stored[e][1])] == stored[e][1]
+        row["stored_acc"] = float(stored_hit.float().mean())
+        hit = heldout_pred[e, : len(heldout[e][1])] == heldout[e][1]
         covered = w.heldout_covered
         row["heldout_acc"] = float(hit.float().mean())
         row["heldout_acc_covered"] = (
@@ -130,21 +132,26 @@ def evaluate(
         # Hallucination: a held-out fact that is stored (right in pre-training format for
         # every statement of it) but answered wrongly in Q&A format.
         n_sub, R = len(w.heldout_subjects), w.cfg.n_relations
-        fact_stored = (stored_pred[e] == stored[e][1]).view(n_sub, R, -1).all(-1)
+        fact_stored = stored_hit.view(n_sub, R, -1).all(-1)
         row["stored_not_extracted"] = float(
             (fact_stored[..., None] & ~hit.view(n_sub, R, -1)).float().mean()
         )
         row.update(
-            error_types(heldout_pred[e].numpy(), heldout[e][1].numpy(), heldout[e][2].numpy(), w)
+            error_types(
+                heldout_pred[e, : len(heldout[e][1])].numpy(),
+                heldout[e][1].numpy(),
+                heldout[e][2].numpy(),
+                w,
+            )
         )
         row["bayes_loss"] = w.bayes_loss
     per_member(
         "attn_subject_pretrain_format",
-        attention_to_subject(model, _stack([p for p, _, _ in stored], device), 1),
+        attention_to_subject(model, stack_padded([p for p, _, _ in stored], device), 1),
     )
     per_member(
         "attn_subject_qa_format",
-        attention_to_subject(model, _stack([p for p, _, _ in heldout], device), 2),
+        attention_to_subject(model, stack_padded([p for p, _, _ in heldout], device), 2),
     )
     for name, values in update_alignment(model, pretrained_mlp_in).items():
         per_member(name, values)

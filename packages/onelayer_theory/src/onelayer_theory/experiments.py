@@ -29,9 +29,10 @@ import torch
 
 from labcore.errors import DataError
 from labcore.io import read_json, write_json
+from labcore.train import load_checkpoint, save_checkpoint
 from onelayer_theory.config import RunConfig, preset
 from onelayer_theory.data import QA_PROMPT_LEN, World
-from onelayer_theory.evaluate import evaluate, predict, pretrain_loss
+from onelayer_theory.evaluate import evaluate, predict, pretrain_loss, stack_padded
 from onelayer_theory.model import build_model
 from onelayer_theory.train import finetune, pretrain
 
@@ -225,32 +226,35 @@ def run_sweep(
     if len(todo) < len(ft_groups):
         log(f"resuming: {len(ft_groups) - len(todo)} of {len(ft_groups)} groups already done")
 
-    # 1. pre-training, only for specs that some unfinished group needs
+    # 1. pre-training, only for specs that some unfinished group needs; each
+    # finished ensemble is checkpointed so a killed sweep keeps it
     needed = {_pretrain_key(c) for g in todo.values() for _, c in g}
     pretrained: dict[str, dict] = {}
     for group in _pretrain_specs([(None, c) for g in todo.values() for _, c in g]):
         group = [m for m in group if m[0] in needed]
+        cached = {key: partial / f"pretrain-{key}.pt" for key, _, _ in group}
+        if all(path.exists() for path in cached.values()):
+            for key, path in cached.items():
+                pretrained[key] = load_checkpoint(path)
+            log(f"loaded {len(group)} pre-trained model(s) from {partial}")
+            continue
         start = time.perf_counter()
         cfg0, worlds = group[0][1], [w for _, _, w in group]
         max_len = max(worlds[0].biography_length, QA_PROMPT_LEN + 1)
-        model = build_model(
-            cfg0.model, worlds[0].vocab.size, max_len, [c.seed for _, c, _ in group]
-        ).to(device)
-        pretrain(model, worlds, cfg0.pretrain, [c.seed for _, c, _ in group])
+        seeds = [c.seed for _, c, _ in group]
+        model = build_model(cfg0.model, worlds[0].vocab.size, max_len, seeds).to(device)
+        pretrain(model, worlds, cfg0.pretrain, seeds)
         losses = pretrain_loss(model, worlds)
-        stored = predict(model, torch.stack([w.heldout_stored[0] for w in worlds]).to(device)).cpu()
-        qa = predict(model, torch.stack([w.heldout_qa[0] for w in worlds]).to(device)).cpu()
-        state = model.state_dict()
+        stored = predict(model, stack_padded([w.heldout_stored[0] for w in worlds], device)).cpu()
+        qa = predict(model, stack_padded([w.heldout_qa[0] for w in worlds], device)).cpu()
         for e, (key, _, world) in enumerate(group):
             pretrained[key] = {
-                "state": {k: v[e].detach().cpu().clone() for k, v in state.items()}
-                if _batched(model)
-                else None,
-                "module": None if _batched(model) else model.members[e].cpu(),
+                "state": _member_state(model, e),
                 "pretrain_loss": float(losses[e]),
-                "stored_acc_pretrain": float((stored[e] == world.heldout_stored[1]).float().mean()),
-                "heldout_acc_before_ft": float((qa[e] == world.heldout_qa[1]).float().mean()),
+                "stored_acc_pretrain": _accuracy(stored[e], world.heldout_stored[1]),
+                "heldout_acc_before_ft": _accuracy(qa[e], world.heldout_qa[1]),
             }
+            save_checkpoint(cached[key], pretrained[key])
         log(f"pre-trained {len(group)} model(s) in {time.perf_counter() - start:.1f}s")
 
     # 2. fine-tuning per group, saved as it finishes
@@ -264,8 +268,8 @@ def run_sweep(
         if _batched(model):
             model.load_state_dict(_stack_states([s["state"] for s in specs]))
         else:
-            for e, spec in enumerate(specs):
-                model.members[e].load_state_dict(spec["module"].state_dict())
+            for member, spec in zip(model.members, specs, strict=True):
+                member.load_state_dict(spec["state"])
         model.to(device)
         mlp_in = model.mlp_in.weight.detach().clone() if _batched(model) else None
         finetune(
@@ -277,7 +281,7 @@ def run_sweep(
         metrics = evaluate(model, worlds, mlp_in)
         rows = []
         for (labels, _), spec, m in zip(group, specs, metrics, strict=True):
-            pre = {k: v for k, v in spec.items() if k not in ("state", "module")}
+            pre = {k: v for k, v in spec.items() if k != "state"}
             rows.append({"experiment": experiment.name, **labels, **m, **pre})
         write_json(partial / f"{key}.json", rows)
         log(
@@ -295,6 +299,18 @@ def run_sweep(
             json.dumps({k: r[k] for k in runs[0][0]}, sort_keys=True, default=str), 0
         ),
     )
+
+
+def _member_state(model, e: int) -> dict[str, torch.Tensor]:
+    """Member ``e``'s weights on the CPU: a slice of the batched model, or a GPT-2 member's state."""
+    if _batched(model):
+        return {k: v[e].detach().cpu().clone() for k, v in model.state_dict().items()}
+    return {k: v.detach().cpu().clone() for k, v in model.members[e].state_dict().items()}
+
+
+def _accuracy(pred: torch.Tensor, answers: torch.Tensor) -> float:
+    """Accuracy over the first ``len(answers)`` predictions (the rest is padding)."""
+    return float((pred[: len(answers)] == answers).float().mean())
 
 
 def _batched(model) -> bool:
