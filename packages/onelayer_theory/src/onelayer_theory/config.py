@@ -110,6 +110,8 @@ class TrainConfig:
     schedule: Literal["constant", "cosine", "step"] = "cosine"
     """``cosine`` = linear warm-up then cosine decay to 10%; ``step`` = x0.1 at 50% and 75% of steps."""
     warmup_steps: int = 100
+    grad_clip: float = 1.0
+    """Clip each member's gradient norm to this (0 = off); per member, so members stay independent."""
 
     def validate(self, stage: str) -> None:
         _check_choices(self, stage)

@@ -83,7 +83,12 @@ def _universe(preset_name: str) -> list[Point]:
 
 def _lora(preset_name: str) -> list[Point]:
     ranks = [0, 1, 4] if preset_name == "smoke" else [0, 1, 2, 4, 8]
-    return [Point({"lora_rank": r}, {"finetune.lora_rank": r}) for r in ranks]
+    # LoRA starts from B = 0 and is usually run at a higher learning rate than full
+    # fine-tuning: 10x here (full: finetune.lr as configured).
+    return [
+        Point({"lora_rank": r}, {"finetune.lora_rank": r, **({"finetune.lr": 3e-3} if r else {})})
+        for r in ranks
+    ]
 
 
 def _lr_schedule(preset_name: str) -> list[Point]:

@@ -81,6 +81,22 @@ def answer_loss(model: nn.Module, prompts: torch.Tensor, answers: torch.Tensor) 
     return nll.view(answers.shape).mean(1)
 
 
+@torch.no_grad()
+def clip_per_member(params: Sequence[nn.Parameter], max_norm: float) -> None:
+    """Scale each ensemble member's gradient to norm <= ``max_norm``.
+
+    Gradients have a leading member dimension, so the norm is taken per member,
+    not over the whole ensemble (which would couple the members).
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    sq = sum(g.pow(2).flatten(1).sum(1) for g in grads)
+    scale = (max_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
+
+
 def _train(model, params, cfg: TrainConfig, step_loss, log_every: int) -> list[dict]:
     opt, sched = make_optimizer(params, cfg)
     history = []
@@ -89,6 +105,11 @@ def _train(model, params, cfg: TrainConfig, step_loss, log_every: int) -> list[d
         losses = step_loss()
         opt.zero_grad(set_to_none=True)
         losses.sum().backward()
+        if cfg.grad_clip > 0 and hasattr(model, "members"):  # GPT-2: separate modules
+            for member in model.members:
+                nn.utils.clip_grad_norm_(member.parameters(), cfg.grad_clip)
+        elif cfg.grad_clip > 0:
+            clip_per_member(params, cfg.grad_clip)
         opt.step()
         sched.step()
         if step % log_every == 0 or step == cfg.steps - 1:
