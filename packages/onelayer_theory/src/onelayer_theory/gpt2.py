@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from onelayer_theory.config import ModelConfig
+from onelayer_theory.data import BOS
 
 
 class GPT2Ensemble(nn.Module):
@@ -32,6 +33,8 @@ class GPT2Ensemble(nn.Module):
             attn_pdrop=0.0,
             initializer_range=cfg.init_std,
             tie_word_embeddings=cfg.tie_embeddings,
+            bos_token_id=BOS,  # GPT-2's defaults (50256) lie outside our vocabulary
+            eos_token_id=BOS,
         )
         members = []
         for seed in seeds:
