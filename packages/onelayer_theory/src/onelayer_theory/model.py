@@ -57,10 +57,6 @@ class BatchedLinear(nn.Module):
             return None
         return self.lora_scale * self.lora_A @ self.lora_B
 
-    def effective_weight(self) -> torch.Tensor:
-        delta = self.delta()
-        return self.weight if delta is None else self.weight + delta
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [E, ..., d_in]
         shape = x.shape
         y = torch.bmm(x.reshape(shape[0], -1, shape[-1]), self.weight)
@@ -116,7 +112,6 @@ class OneLayerTransformer(nn.Module):
         norm = (lambda: BatchedLayerNorm(E, d)) if cfg.norm == "layer" else nn.Identity
         self.norm1, self.norm2, self.norm_f = norm(), norm(), norm()
         self.act = ACTIVATIONS[cfg.activation]
-        self._generators = gens
 
     @property
     def ensemble_size(self) -> int:
@@ -173,10 +168,6 @@ class OneLayerTransformer(nn.Module):
             "mlp_in": [self.mlp_in],
             "mlp_out": [self.mlp_out],
         }
-
-    def select(self, members: list[int]) -> dict[str, torch.Tensor]:
-        """State dict of a subset of members (slices along the ensemble dimension)."""
-        return {k: v[members].clone() for k, v in self.state_dict().items()}
 
 
 def build_model(cfg: ModelConfig, vocab_size: int, max_len: int, seeds: list[int]) -> nn.Module:
