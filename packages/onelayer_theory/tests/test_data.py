@@ -20,6 +20,20 @@ def small(**changes) -> DataConfig:
     return DataConfig(**{**base, **changes})
 
 
+def tiny_world(**changes) -> World:
+    """Two subjects, one relation: small enough to compute the Bayes loss by hand."""
+    base = dict(
+        n_subjects=2,
+        n_relations=1,
+        answers_per_relation=3,
+        templates_per_relation=1,
+        multiplicity=1,
+        max_noise=0,
+        ft_subject_fraction=0.5,
+    )
+    return World(DataConfig(**{**base, **changes}))
+
+
 def test_counts_and_vocabulary():
     w = World(small(coverage=0.5))
     card = w.card()
@@ -79,30 +93,10 @@ def test_deterministic_from_seed():
 def test_bayes_loss_by_hand_tiny_case():
     # BOS s t a: subject uniform over 2 (log 2); one relation, one template, no filler:
     # the template and the answer are certain. Three predicted tokens.
-    w = World(
-        DataConfig(
-            n_subjects=2,
-            n_relations=1,
-            answers_per_relation=3,
-            templates_per_relation=1,
-            multiplicity=1,
-            max_noise=0,
-            ft_subject_fraction=0.5,
-        )
-    )
+    w = tiny_world()
     assert w.bayes_loss == pytest.approx(math.log(2) / 3)
     # Two statements per fact (distinct templates out of 2): the template costs log 2 as well.
-    w = World(
-        DataConfig(
-            n_subjects=2,
-            n_relations=1,
-            answers_per_relation=3,
-            templates_per_relation=2,
-            multiplicity=2,
-            max_noise=0,
-            ft_subject_fraction=0.5,
-        )
-    )
+    w = tiny_world(templates_per_relation=2, multiplicity=2)
     assert w.bayes_loss == pytest.approx(2 * math.log(2) / 3)
 
 
@@ -110,18 +104,7 @@ def test_bayes_loss_with_filler_by_hand():
     # max_noise=1, 4 filler tokens: before the template, P(no filler) = 1/2;
     # after one filler the template is certain. Expected per-biography NLL:
     # subject log 2 + 1/2 [log 2 (no filler: template)] + 1/2 [log 2 + log 4 (filler) + 0 (template)]
-    w = World(
-        DataConfig(
-            n_subjects=2,
-            n_relations=1,
-            answers_per_relation=3,
-            templates_per_relation=1,
-            multiplicity=1,
-            max_noise=1,
-            noise_tokens=4,
-            ft_subject_fraction=0.5,
-        )
-    )
+    w = tiny_world(max_noise=1, noise_tokens=4)
     tokens, logp = w.sample_biographies(20000, torch.Generator().manual_seed(0))
     predicted = tokens[:, 1:] != PAD
     expected_total = math.log(2) + 0.5 * math.log(2) + 0.5 * (math.log(2) + math.log(4))
