@@ -1,0 +1,148 @@
+"""Evaluation: greedy episodes over a question file, per-question traces and a summary.
+
+Closed questions: exact match and token F1 of the final answer. Open questions: the
+findings precision / recall / F1 (MiniLM, Hungarian matching at cos ≥ 0.75) and the
+open-ended reward; optionally an LLM judge through any OpenAI-compatible endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from labcore.io import write_json, write_jsonl
+from labcore.metrics import exact_match, f1_score
+from searcher.agent import AgentConfig, run_episodes
+from searcher.policy import Policy
+from searcher.rewards import finding_scores, split_findings
+from searcher.scoring import trajectory_reward
+
+_JUDGE_PROMPT = (
+    "Pair each input finding with at most one target finding that states the same fact. "
+    "Each target may be used once. Reply with JSON only: a list of [input_index, target_index] "
+    "pairs (0-based).\n\nInput findings:\n{inputs}\n\nTarget findings:\n{targets}"
+)
+
+
+def judge_scores(judge, generated: list[str], references: list[str]) -> dict:
+    """LLM-judged findings P/R/F1 (unique matched inputs / targets), as the paper's ``lfs``."""
+    if not generated:
+        return {"judge_precision": 0.0, "judge_recall": 0.0, "judge_f1": 0.0}
+    text = judge.chat(
+        [
+            [
+                {
+                    "role": "user",
+                    "content": _JUDGE_PROMPT.format(
+                        inputs="\n".join(f"{i}. {g}" for i, g in enumerate(generated)),
+                        targets="\n".join(f"{i}. {r}" for i, r in enumerate(references)),
+                    ),
+                }
+            ]
+        ],
+        max_new_tokens=512,
+    )[0]
+    try:
+        pairs = json.loads(re.search(r"\[.*\]", text, re.DOTALL).group(0))
+        pairs = [
+            (int(a), int(b))
+            for a, b in pairs
+            if 0 <= int(a) < len(generated) and 0 <= int(b) < len(references)
+        ]
+    except (AttributeError, ValueError, TypeError):
+        pairs = []
+    p = len({a for a, _ in pairs}) / len(generated)
+    r = len({b for _, b in pairs}) / len(references)
+    return {
+        "judge_precision": p,
+        "judge_recall": r,
+        "judge_f1": 2 * p * r / (p + r) if p + r else 0.0,
+    }
+
+
+def evaluate(
+    model,
+    tokenizer,
+    env,
+    rows: list[dict],
+    agent: AgentConfig,
+    out: str | os.PathLike | None = None,
+    *,
+    open_scale: float = 0.5,
+    judge=None,
+    embedder=None,
+    log=print,
+) -> dict:
+    """Run greedy episodes on ``rows`` and score them; writes ``traces.jsonl`` and
+    ``summary.json`` into ``out`` when given."""
+    cfg = AgentConfig(**{**agent.__dict__, "temperature": 0.0})
+    policy = Policy(model, tokenizer)
+    trajs = run_episodes(
+        policy, env, [r["question"] for r in rows], [r["ability"] for r in rows], cfg
+    )
+    traces = []
+    for t, r in zip(trajs, rows, strict=True):
+        reward, parts = trajectory_reward(t, r, open_scale=open_scale, embedder=embedder)
+        rec = {"id": r.get("id"), **t.trace(), "reward": reward, **parts}
+        if r["ability"] == "closed":
+            ans = t.answer or ""
+            rec.update(
+                golden_answers=r["golden_answers"],
+                em=exact_match(ans, r["golden_answers"]) if t.answer else 0.0,
+                f1=f1_score(ans, r["golden_answers"]) if t.answer else 0.0,
+            )
+        else:
+            gen = split_findings(t.answer) if t.answer else []
+            fs = finding_scores(gen, r["findings"], embedder=embedder)
+            rec.update(
+                findings_precision=fs.precision,
+                findings_recall=fs.recall,
+                findings_f1=fs.f1,
+                num_findings=len(gen),
+            )
+            if judge is not None:
+                rec.update(judge_scores(judge, gen, r["findings"]))
+        traces.append(rec)
+    summary = summarize(traces)
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_jsonl(out / "traces.jsonl", traces)
+        write_json(out / "summary.json", summary)
+    log(json.dumps(summary))
+    return summary
+
+
+def summarize(traces: list[dict]) -> dict:
+    """Means over closed and open questions."""
+    closed = [t for t in traces if t["ability"] == "closed"]
+    opened = [t for t in traces if t["ability"] == "open"]
+    mean = lambda xs: float(np.mean(xs)) if xs else None
+    s = {
+        "n": len(traces),
+        "n_closed": len(closed),
+        "n_open": len(opened),
+        "mean_reward": mean([t["reward"] for t in traces]),
+        "answered": mean([t["answer"] is not None for t in traces]),
+        "mean_searches": mean([t["num_searches"] for t in traces]),
+    }
+    if closed:
+        s.update(
+            closed_em=mean([t["em"] for t in closed]),
+            closed_f1=mean([t["f1"] for t in closed]),
+            closed_reward=mean([t["reward"] for t in closed]),
+        )
+    if opened:
+        s.update(
+            open_findings_precision=mean([t["findings_precision"] for t in opened]),
+            open_findings_recall=mean([t["findings_recall"] for t in opened]),
+            open_findings_f1=mean([t["findings_f1"] for t in opened]),
+            open_reward=mean([t["reward"] for t in opened]),
+        )
+        if "judge_f1" in opened[0]:
+            s["open_judge_f1"] = mean([t["judge_f1"] for t in opened])
+    return s

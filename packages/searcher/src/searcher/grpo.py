@@ -1,0 +1,186 @@
+"""GRPO with TRL's ``GRPOTrainer`` and our multi-turn rollouts.
+
+TRL does the policy-gradient part: group-normalised advantages over contiguous groups of
+``num_generations`` completions of the same prompt (TRL's sampler repeats each prompt
+that many times in a row, so group ids are the prompt's position, never a dataset
+index that could collide), the clipped surrogate, and the KL to the reference model
+with the k3 ("low-variance") estimator. Our ``rollout_func`` returns, per trajectory,
+the prompt ids, the whole multi-turn completion (assistant and observation tokens),
+the real per-token sampling log-probabilities and ``env_mask`` (0 on observation
+tokens), which TRL multiplies into its loss mask — observation tokens stay in the
+context but get no loss, no KL and no gradient.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import torch
+
+from labcore.errors import DataError
+from labcore.io import atomic_path, read_jsonl, write_json
+from searcher.agent import AgentConfig, run_episodes
+from searcher.config import GRPOSettings
+from searcher.policy import Policy
+from searcher.scoring import trajectory_reward
+
+
+def group_ids(prompts: list, group_size: int) -> list[int]:
+    """Group id of each rollout: its block of ``group_size`` identical prompts.
+
+    Raises when a block mixes prompts (that would normalise advantages across questions).
+    """
+    if len(prompts) % group_size:
+        raise ValueError(f"{len(prompts)} rollouts do not split into groups of {group_size}")
+    ids = []
+    for g in range(len(prompts) // group_size):
+        block = prompts[g * group_size : (g + 1) * group_size]
+        if any(p != block[0] for p in block):
+            raise ValueError(f"group {g} mixes different prompts")
+        ids += [g] * group_size
+    return ids
+
+
+def make_rollout_func(
+    rows_by_question: dict[str, dict],
+    env,
+    agent: AgentConfig,
+    settings: GRPOSettings,
+    embedder=None,
+    log=None,
+):
+    """The ``rollout_func`` for GRPOTrainer: multi-turn episodes with real log-probs and env_mask."""
+    stats = {"calls": 0}
+
+    def rollout(prompts: list, trainer) -> dict:
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        policy = Policy(model, trainer.processing_class)
+        questions = [p if isinstance(p, str) else p[-1]["content"] for p in prompts]
+        rows = [rows_by_question[q] for q in questions]
+        gids = group_ids(questions, trainer.num_generations)
+        cfg = AgentConfig(**{**agent.__dict__, "temperature": settings.temperature})
+        trajs = run_episodes(policy, env, questions, [r["ability"] for r in rows], cfg)
+        rewards, parts = [], []
+        for t, r in zip(trajs, rows, strict=True):
+            value, detail = trajectory_reward(
+                t,
+                r,
+                open_scale=settings.open_scale,
+                faithful=settings.faithful_rewards,
+                embedder=embedder,
+            )
+            rewards.append(value)
+            parts.append(detail)
+        stats["calls"] += 1
+        if log is not None:
+            log(
+                f"rollouts {stats['calls']}: mean reward {sum(rewards) / len(rewards):.3f} "
+                f"answered {sum(t.answer is not None for t in trajs)}/{len(trajs)}"
+            )
+        return {
+            "prompt_ids": [t.prompt_ids for t in trajs],
+            "completion_ids": [t.completion_ids for t in trajs],
+            "logprobs": [t.logprobs for t in trajs],
+            "env_mask": [t.env_mask for t in trajs],
+            "searcher_reward": rewards,
+            "group_id": gids,
+        }
+
+    return rollout
+
+
+def searcher_reward(prompts, completions, searcher_reward, **kwargs) -> list[float]:
+    """The reward TRL sees: computed in the rollout, where the whole trajectory is known."""
+    return [float(r) for r in searcher_reward]
+
+
+def rl_rows(path: str | os.PathLike, open_fraction: float, seed: int) -> list[dict]:
+    """Training rows, with open-ended rows repeated (as the paper copies O²-QA) to reach
+    ``open_fraction``."""
+    rows = read_jsonl(path)
+    closed = [r for r in rows if r["ability"] == "closed"]
+    opened = [r for r in rows if r["ability"] == "open"]
+    if not rows:
+        raise DataError(f"{path}: no rows")
+    if opened and closed and 0 < open_fraction < 1:
+        want = int(open_fraction / (1 - open_fraction) * len(closed))
+        copies = max(1, round(want / len(opened)))
+        opened = opened * copies
+    mixed = closed + opened
+    random.Random(seed).shuffle(mixed)
+    return mixed
+
+
+def run_grpo(
+    model,
+    tokenizer,
+    env,
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    settings: GRPOSettings,
+    agent: AgentConfig,
+    seed: int = 0,
+    log=print,
+    trainer_kwargs: dict | None = None,
+):
+    """Train with GRPO and save the model to ``out/model``; resumes from TRL's last checkpoint."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    out = Path(out)
+    rows = rl_rows(data, settings.open_fraction, seed)
+    by_question = {r["question"]: r for r in rows}
+    # Unique prompts; copies of a question are the same prompt.
+    dataset = Dataset.from_list([{"prompt": r["question"]} for r in rows])
+    cuda = torch.cuda.is_available()
+    args = GRPOConfig(
+        output_dir=str(out / "trainer"),
+        per_device_train_batch_size=settings.prompts_per_step * settings.group_size,
+        num_generations=settings.group_size,
+        max_steps=settings.steps,
+        learning_rate=settings.lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        beta=settings.beta,
+        epsilon=settings.epsilon,
+        loss_type="grpo",
+        scale_rewards="group",
+        temperature=settings.temperature,
+        max_grad_norm=1.0,
+        logging_steps=1,
+        save_steps=settings.save_steps,
+        save_only_model=False,
+        report_to="none",
+        seed=seed,
+        use_cpu=not cuda,
+        bf16=cuda,
+        gradient_accumulation_steps=1,
+        num_iterations=1,
+        disable_tqdm=True,
+        # Small models on a CPU: recomputing activations costs more than it saves.
+        gradient_checkpointing=cuda,
+        **(trainer_kwargs or {}),
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        processing_class=tokenizer,
+        reward_funcs=[searcher_reward],
+        args=args,
+        train_dataset=dataset,
+        rollout_func=make_rollout_func(by_question, env, agent, settings, log=log),
+    )
+    resume = None
+    ckpt_dir = out / "trainer"
+    if ckpt_dir.is_dir() and any(p.name.startswith("checkpoint-") for p in ckpt_dir.iterdir()):
+        resume = True
+        log(f"resuming GRPO from the last checkpoint in {ckpt_dir}")
+    trainer.train(resume_from_checkpoint=resume)
+    final = out / "model"
+    with atomic_path(final) as tmp:
+        trainer.save_model(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+    write_json(out / "grpo_log.json", trainer.state.log_history)
+    return final

@@ -1,0 +1,160 @@
+"""A causal LM seen as a token-level policy: prompts, observation turns and batched sampling
+with real per-token log-probabilities.
+
+Contexts are kept as token ids end to end: what the model generated is appended as
+generated, and observations are appended as the chat template renders a new user turn
+plus the next assistant header. Training then sees exactly the tokens that were sampled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import StoppingCriteriaList
+
+from labcore.llm.stopping_criteria import StopStringsCriteria
+from searcher.protocol import STOP_STRINGS, initial_messages
+
+_A, _U = "@@ASSISTANT@@", "@@USER@@"
+
+
+@dataclass
+class Generated:
+    """One sampled turn: its tokens, their log-probabilities and its text."""
+
+    ids: list[int]
+    logprobs: list[float]
+    text: str
+
+
+class Policy:
+    """Token-level helpers around a transformers causal LM and its chat tokenizer."""
+
+    def __init__(self, model, tokenizer) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        # How the template closes an assistant turn, opens a user turn, and re-opens an
+        # assistant turn: found by rendering a conversation with placeholders.
+        text = tokenizer.apply_chat_template(
+            [
+                *initial_messages("q"),
+                {"role": "assistant", "content": _A},
+                {"role": "user", "content": _U},
+            ],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        after = text.split(_A, 1)[1]
+        self.obs_prefix, self.obs_suffix = after.split(_U, 1)
+
+    def encode_text(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def prompt_ids(self, question: str) -> list[int]:
+        """System prompt and first user turn, ending with the assistant header."""
+        text = self.tokenizer.apply_chat_template(
+            initial_messages(question), tokenize=False, add_generation_prompt=True
+        )
+        return self.encode_text(text)
+
+    def observation_ids(self, content: str, max_tokens: int | None = None) -> list[int]:
+        """End of the assistant turn, a user turn with ``content``, the next assistant header.
+
+        Content longer than ``max_tokens`` keeps its first ``max_tokens - 10`` and last 10
+        tokens, as the paper does.
+        """
+        body = self.encode_text(content)
+        if max_tokens is not None and len(body) > max_tokens:
+            body = body[: max_tokens - 10] + body[-10:]
+        return self.encode_text(self.obs_prefix) + body + self.encode_text(self.obs_suffix)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        contexts: list[list[int]],
+        *,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float = 1.0,
+        batch_size: int = 64,
+        stop=STOP_STRINGS,
+    ) -> list[Generated]:
+        """Sample one turn for every context, in as few ``generate`` calls as ``batch_size`` allows.
+
+        Each turn is cut right after the first stop string (or before EOS); the returned
+        log-probabilities are those of the sampling distribution (temperature applied).
+        """
+        out: list[Generated | None] = [None] * len(contexts)
+        order = sorted(range(len(contexts)), key=lambda i: len(contexts[i]), reverse=True)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            for i, g in zip(
+                chunk,
+                self._generate_chunk(
+                    [contexts[i] for i in chunk], max_new_tokens, temperature, top_p, stop
+                ),
+                strict=True,
+            ):
+                out[i] = g
+        return out  # type: ignore[return-value]
+
+    def _generate_chunk(
+        self, contexts, max_new_tokens, temperature, top_p, stop
+    ) -> list[Generated]:
+        tok = self.tokenizer
+        width = max(len(c) for c in contexts)
+        device = self.model.device
+        ids = torch.full((len(contexts), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for r, c in enumerate(contexts):
+            ids[r, width - len(c) :] = torch.tensor(c)
+            mask[r, width - len(c) :] = 1
+        options = (
+            dict(do_sample=False)
+            if temperature <= 0
+            else dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
+        )
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            res = self.model.generate(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                max_new_tokens=max_new_tokens,
+                pad_token_id=tok.pad_token_id,
+                stopping_criteria=StoppingCriteriaList([StopStringsCriteria(tok, stop, width)]),
+                return_dict_in_generate=True,
+                output_logits=True,
+                **options,
+            )
+        finally:
+            self.model.train(was_training)
+        gen = res.sequences[:, width:].cpu()
+        logits = torch.stack(res.logits, dim=1).float().cpu()  # (B, T, V), raw
+        t = temperature if temperature > 0 else 1.0
+        logp = torch.log_softmax(logits / t, dim=-1).gather(-1, gen.unsqueeze(-1)).squeeze(-1)
+        eos = set([tok.eos_token_id] if tok.eos_token_id is not None else [])
+        outs = []
+        for r in range(len(contexts)):
+            row = gen[r].tolist()
+            n = len(row)
+            for j, x in enumerate(row):
+                if x in eos:
+                    n = j
+                    break
+            row = row[:n]
+            text = tok.decode(row, skip_special_tokens=True)
+            if any(s in text for s in stop):
+                # The smallest prefix whose text holds a stop string (monotone in length).
+                lo, hi = 1, len(row)
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if any(s in tok.decode(row[:mid], skip_special_tokens=True) for s in stop):
+                        hi = mid
+                    else:
+                        lo = mid + 1
+                row = row[:lo]
+                text = tok.decode(row, skip_special_tokens=True)
+            outs.append(Generated(row, logp[r, : len(row)].tolist(), text))
+        return outs
