@@ -1,0 +1,5 @@
+import sys
+
+from knowledge_dynamics.cli import main
+
+sys.exit(main())

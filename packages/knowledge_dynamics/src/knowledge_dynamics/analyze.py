@@ -1,0 +1,121 @@
+"""``knowledge-dynamics analyze RUN_DIR``: metrics.json (scenario -> probe type) and plots."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from knowledge_dynamics.config import AnalysisConfig
+from knowledge_dynamics.data.knowledge import PROBE_TYPES
+from knowledge_dynamics.injection import SCENARIOS
+from knowledge_dynamics.metrics import (
+    Trajectory,
+    effectivity,
+    filtered_mean,
+    fit_log_decay,
+    mean_retention_all,
+    mean_retention_grid,
+)
+from knowledge_dynamics.probes import MEASURES
+from knowledge_dynamics.runner import read_probe_log
+from knowledge_dynamics.schedule import retention_grid
+from labcore.errors import DataError
+from labcore.io import read_json, write_json
+
+METRIC_KEYS = ("effectivity", "decay_constant", "r2", "learnability_threshold")
+
+
+def _clean(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    return x
+
+
+def compute_metrics(
+    run_dir: str | Path, cfg: AnalysisConfig | None = None, measure: str = "target"
+) -> dict:
+    """All metrics of one run, nested scenario -> probe type."""
+    cfg = cfg or AnalysisConfig()
+    run = Path(run_dir)
+    if measure not in MEASURES:
+        raise DataError(f"--measure must be one of {', '.join(MEASURES)} (got {measure!r})")
+    plan = read_json(run / "plan.json")
+    meta = read_json(run / "probes.json")
+    log = read_probe_log(run)
+    traj_all = Trajectory(log["steps"], log[measure])
+    window, total = plan["window"], plan["total_steps"]
+    tokens_per_step = plan["tokens_per_step"]
+    item = np.array(meta["item"])
+    ptype = np.array(meta["type"])
+    out: dict = {k: {} for k in METRIC_KEYS}
+    extra: dict = {
+        "learnability_threshold_log10_tokens": {},
+        "decay_constant_stderr": {},
+        "effectivity_by_injection": {},
+        "retention_curve": {},
+        "n_probes": {},
+    }
+    for scenario in SCENARIOS:
+        items = [i for i, s in enumerate(plan["scenario"]) if s == scenario]
+        if not items:
+            continue
+        inj = plan["item_steps"][str(items[0])]
+        for key in (*out, *extra):
+            (out if key in out else extra)[key][scenario] = {}
+        for pt in PROBE_TYPES:
+            cols = np.flatnonzero(np.isin(item, items) & (ptype == pt))
+            traj = Trajectory(traj_all.steps, traj_all.values[:, cols])
+            eff = effectivity(traj, inj, window)
+            out["effectivity"][scenario][pt] = filtered_mean(eff.ravel(), cfg.iqr_factor)
+            extra["effectivity_by_injection"][scenario][pt] = [
+                filtered_mean(row, cfg.iqr_factor) for row in eff
+            ]
+            if cfg.fit_points == "all":
+                x, y = mean_retention_all(traj, inj, window, total, cfg.iqr_factor)
+            else:
+                grid = retention_grid(max(inj), window, total, plan["log_points"])
+                x, y = mean_retention_grid(traj, inj, window, grid, cfg.iqr_factor)
+            fit = fit_log_decay(x, y)
+            out["decay_constant"][scenario][pt] = fit.decay_constant
+            out["r2"][scenario][pt] = fit.r2
+            out["learnability_threshold"][scenario][pt] = fit.x_intercept
+            extra["learnability_threshold_log10_tokens"][scenario][pt] = (
+                fit.x_intercept + math.log10(tokens_per_step)
+            )
+            extra["decay_constant_stderr"][scenario][pt] = fit.slope_stderr
+            extra["retention_curve"][scenario][pt] = {
+                "log10_t": x.tolist(),
+                "R": y.tolist(),
+                "intercept": fit.intercept,
+            }
+            extra["n_probes"][scenario][pt] = int(cols.size)
+    settings = {
+        "measure": measure,
+        "iqr_factor": cfg.iqr_factor,
+        "fit_points": cfg.fit_points,
+        "window": window,
+        "units": {
+            "effectivity": "mean target-token log-prob gain",
+            "decay_constant": "R lost per decade of steps",
+            "learnability_threshold": "log10 steps after the LAM where the fit reaches R=0",
+        },
+    }
+    return _clean({**out, **extra, "settings": settings})
+
+
+def analyze(
+    run_dir: str | Path, cfg: AnalysisConfig | None = None, measure: str = "target"
+) -> dict:
+    """Write ``RUN_DIR/metrics.json`` and ``RUN_DIR/plots/*.png``; return the metrics."""
+    from knowledge_dynamics.plots import plot_run
+
+    metrics = compute_metrics(run_dir, cfg, measure)
+    write_json(Path(run_dir) / "metrics.json", metrics)
+    plot_run(run_dir, metrics, measure)
+    return metrics

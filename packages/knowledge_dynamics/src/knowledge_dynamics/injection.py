@@ -1,0 +1,125 @@
+"""The paper's injection protocol: which passage goes in at which step, and how.
+
+Scenarios over item thirds (paper §3, official ``create_inject_indices_map.py``):
+items ``[0, n/3)`` paraphrase, ``[n/3, 2n/3)`` duplicate, ``[2n/3, n)`` once. At step 0
+every item's original passage is injected; at the later injection steps paraphrase items
+get paraphrase ``k-1`` and duplicate items the original again; once items are not repeated.
+
+Insertion: passage + EOS is put at the front of a row of the *global* batch and the row is
+cut from the end to the sequence length. Item ``j`` of a step goes into row ``j`` when the
+batch has a row per passage; otherwise passages are concatenated so that they fill as few
+rows as possible (paper: "fit into the available rows"), and if even that overflows the
+batch, rows holding only passages are added (``overflow="extend"``) or the run is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from knowledge_dynamics.config import InjectConfig
+from knowledge_dynamics.data.knowledge import KnowledgeItem
+from labcore.errors import DataError
+
+SCENARIOS = ("paraphrase", "duplicate", "once")
+
+
+def scenario_of(index: int, n_items: int) -> str:
+    """Scenario of item ``index`` among ``n_items`` injected items (the rest are spares)."""
+    third = n_items // 3
+    if index >= n_items:
+        return "spare"
+    return SCENARIOS[min(index // third, 2)]
+
+
+@dataclass(frozen=True)
+class InjectionPlan:
+    """``steps[s]`` = list of (item index, text) injected at step ``s``."""
+
+    steps: dict[int, list[tuple[int, str]]]
+    n_items: int
+
+    def item_steps(self, item: int) -> list[int]:
+        """Steps whose batch contains ``item`` (T_k in the paper), ascending."""
+        return sorted(s for s, entries in self.steps.items() if any(i == item for i, _ in entries))
+
+
+def make_plan(items: list[KnowledgeItem], n_items: int, cfg: InjectConfig) -> InjectionPlan:
+    """The paper's schedule for the first ``n_items`` items (a multiple of 3)."""
+    if n_items > len(items):
+        raise DataError(
+            f"synth.n_items {n_items} but the knowledge file has only {len(items)} items"
+        )
+    steps: dict[int, list[tuple[int, str]]] = {
+        0: [(i, items[i].train_context) for i in range(n_items)]
+    }
+    for k in range(1, cfg.n_injections):
+        entries = []
+        for i in range(n_items):
+            scenario = scenario_of(i, n_items)
+            if scenario == "paraphrase":
+                paras = items[i].paraphrases
+                if len(paras) < k:
+                    raise DataError(
+                        f"knowledge item {i}: field 'paraphrases' has {len(paras)} entries, "
+                        f"the paraphrase scenario needs {cfg.n_injections - 1}"
+                    )
+                entries.append((i, paras[k - 1]))
+            elif scenario == "duplicate":
+                entries.append((i, items[i].train_context))
+        steps[k * cfg.inject_every] = entries
+    return InjectionPlan(steps, n_items)
+
+
+def inject_rows(
+    rows: np.ndarray, passages: list[list[int]], eos_id: int, overflow: str = "extend"
+) -> np.ndarray:
+    """Put tokenized passages (+ EOS) at the front of rows of a global batch.
+
+    Args:
+        rows: ``(batch, seq_len)`` background token ids of this step.
+        passages: token ids of each passage to inject (without EOS).
+        eos_id: appended after each passage.
+        overflow: ``extend`` adds passage-only rows when the batch cannot hold them all;
+            ``error`` refuses.
+
+    Returns:
+        A new ``(batch', seq_len)`` array, ``batch' >= batch``.
+    """
+    batch, seq_len = rows.shape
+    chunks = [[*p, eos_id] for p in passages]
+    for j, c in enumerate(chunks):
+        if len(c) > seq_len:
+            raise DataError(
+                f"passage {j} of this step has {len(c)} tokens with EOS, more than model.seq_len {seq_len}"
+            )
+    if len(chunks) <= batch:
+        groups = [[c] for c in chunks]
+    else:  # concatenate passages so that they fill as few rows as possible (next-fit, in order)
+        groups, cur = [], []
+        for c in chunks:
+            if cur and sum(map(len, cur)) + len(c) > seq_len:
+                groups.append(cur)
+                cur = []
+            cur.append(c)
+        groups.append(cur)
+    out = rows.copy()
+    if len(groups) > batch:
+        if overflow != "extend":
+            raise DataError(
+                f"{len(passages)} passages need {len(groups)} rows but the batch has {batch}; "
+                "raise inject.batch_size or set inject.overflow=extend"
+            )
+        # Extra rows continue the background from the first rows (cut after the passages).
+        extra = rows[np.arange(len(groups) - batch) % batch]
+        out = np.concatenate([out, extra], axis=0)
+    for r, group in enumerate(groups):
+        prefix = [t for c in group for t in c]
+        out[r] = np.asarray((prefix + out[r].tolist())[:seq_len], dtype=out.dtype)
+    return out
+
+
+def shard_rows(batch: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """This rank's contiguous slice of the global batch (DDP: every rank builds the same batch)."""
+    return np.array_split(batch, world)[rank]
