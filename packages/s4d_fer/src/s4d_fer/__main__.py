@@ -1,0 +1,3 @@
+from s4d_fer.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Training: loaders, Lightning modules, optimisation, evaluation and the pipeline."""
