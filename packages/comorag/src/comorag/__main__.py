@@ -1,0 +1,5 @@
+"""``python -m comorag``."""
+
+from comorag.cli import main
+
+raise SystemExit(main())

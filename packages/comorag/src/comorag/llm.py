@@ -1,0 +1,165 @@
+"""LLM access: backend selection, batched calls with cost accounting, and parse-with-retry.
+
+Every agent call goes through :class:`Agents.run`, which sends a list of independent
+conversations as one batch, counts calls and tokens, logs each call for the trace, and
+retries only the conversations whose output did not parse.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labcore.errors import DataError
+from labcore.llm import ChatModel, OpenAIChatModel, ResponseCache
+
+DEFAULT_LLM = "local:smollm2-135m-instruct"
+
+
+def make_llm(
+    spec: str = DEFAULT_LLM,
+    *,
+    base_url: str | None = None,
+    cache_path: str | Path | None = None,
+    batch_size: int = 16,
+) -> ChatModel:
+    """``local:NAME_OR_PATH`` (transformers) or ``openai:MODEL`` (any compatible server)."""
+    kind, _, name = spec.partition(":")
+    if not name or kind not in ("local", "openai"):
+        raise DataError(f"--llm {spec!r}: expected local:NAME or openai:MODEL")
+    cache = ResponseCache(cache_path) if cache_path else None
+    if kind == "local":
+        from labcore.llm import LocalChatModel
+
+        return LocalChatModel(name, batch_size=batch_size, cache=cache)
+    return OpenAIChatModel(name, base_url=base_url, cache=cache)
+
+
+@dataclass
+class CallRecord:
+    """One LLM call as the trace shows it."""
+
+    role: str
+    prompt_tokens: int
+    completion_tokens: int
+    output: str
+    attempt: int
+    parsed: bool
+
+
+@dataclass
+class Cost:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    records: list[CallRecord] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "batches": self.batches,
+            "llm_seconds": round(self.seconds, 3),
+        }
+
+
+class Agents:
+    """Batched, counted, parse-checked calls to one chat model."""
+
+    def __init__(
+        self,
+        llm: ChatModel,
+        *,
+        retries: int = 1,
+        keep_records: bool = True,
+        one_at_a_time: bool = False,
+    ) -> None:
+        self.llm = llm
+        self.retries = retries
+        self.keep_records = keep_records
+        self.one_at_a_time = one_at_a_time
+        """Send each conversation alone (the benchmark's unbatched baseline)."""
+        self.cost = Cost()
+        tok = getattr(llm, "tokenizer", None)
+        self._count = (
+            (lambda s: len(tok(s, add_special_tokens=False)["input_ids"]))
+            if tok
+            else (lambda s: max(1, len(s) // 4))
+        )
+
+    def _send(self, convs: list[list[dict]], max_new_tokens: int) -> list[str]:
+        start = time.perf_counter()
+        if self.one_at_a_time:
+            out = [self.llm.chat([c], max_new_tokens=max_new_tokens)[0] for c in convs]
+            self.cost.batches += len(convs)
+        else:
+            out = self.llm.chat(convs, max_new_tokens=max_new_tokens)
+            self.cost.batches += 1
+        self.cost.seconds += time.perf_counter() - start
+        return out
+
+    def run(
+        self,
+        role: str,
+        convs: list[list[dict]],
+        parse: Callable[[str], Any],
+        *,
+        max_new_tokens: int,
+        fallback: Callable[[str], Any] | None = None,
+        reminder: str = "",
+    ) -> list[Any]:
+        """Send ``convs`` as one batch; return ``parse(output)`` per conversation.
+
+        ``parse`` returns None when the output does not follow the format; those
+        conversations are asked again (with ``reminder`` appended) up to ``retries``
+        times, and what still fails goes through ``fallback`` (default: None).
+        """
+        results: list[Any] = [None] * len(convs)
+        pending = list(range(len(convs)))
+        current = [list(c) for c in convs]
+        last_output = [""] * len(convs)
+        for attempt in range(self.retries + 1):
+            if not pending:
+                break
+            outputs = self._send([current[i] for i in pending], max_new_tokens)
+            still = []
+            for i, out in zip(pending, outputs, strict=True):
+                last_output[i] = out
+                value = parse(out)
+                self._record(role, current[i], out, attempt, value is not None)
+                if value is None:
+                    still.append(i)
+                    # Show the model its own reply and ask again, more strictly.
+                    current[i] = current[i] + [
+                        {"role": "assistant", "content": out},
+                        {
+                            "role": "user",
+                            "content": reminder or "Follow the output format exactly.",
+                        },
+                    ]
+                else:
+                    results[i] = value
+            pending = still
+        for i in pending:
+            results[i] = fallback(last_output[i]) if fallback else None
+        return results
+
+    def _record(self, role: str, conv: list[dict], out: str, attempt: int, parsed: bool) -> None:
+        prompt = sum(self._count(m["content"]) for m in conv)
+        completion = self._count(out) if out else 0
+        self.cost.calls += 1
+        self.cost.prompt_tokens += prompt
+        self.cost.completion_tokens += completion
+        if self.keep_records:
+            self.cost.records.append(CallRecord(role, prompt, completion, out, attempt, parsed))
+
+    def reset(self) -> Cost:
+        """Return the cost so far and start counting again."""
+        cost, self.cost = self.cost, Cost()
+        return cost

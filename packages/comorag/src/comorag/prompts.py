@@ -1,0 +1,219 @@
+"""Our prompts for every agent role, each with a strict output format and its parser.
+
+Parsers return None when the output does not follow the format, so that
+:meth:`comorag.llm.Agents.run` can retry; fallbacks say what happens after that.
+Each system message starts with the role's name, which also lets a scripted test
+model tell the roles apart.
+"""
+
+from __future__ import annotations
+
+import re
+
+LETTERS = "ABCDEFGHIJ"
+EXAMPLE_TRIPLE = "Anna | moved to | Rome"
+
+
+def _conv(system: str, user: str) -> list[dict]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+# ----------------------------------------------------------------- indexing
+
+
+def triples_prompt(passage: str) -> list[dict]:
+    return _conv(
+        "Triple extractor. You list facts stated in a story passage.",
+        "List the facts in the passage below, one per line, in exactly this form:\n"
+        "subject | relation | object\n"
+        f"Use names, not pronouns. Example:\n{EXAMPLE_TRIPLE}\n\n"
+        f"Passage:\n{passage}\n\nFacts:",
+    )
+
+
+def parse_triples(text: str) -> list[tuple[str, str, str]] | None:
+    """Triples from ``subject | relation | object`` lines; the prompt's example is dropped."""
+    triples = []
+    if text.strip().upper().startswith("NONE"):
+        return []
+    for line in text.splitlines():
+        parts = [p.strip(" -*\t\"'.") for p in line.split("|")]
+        if " | ".join(parts) == EXAMPLE_TRIPLE:
+            continue  # small models copy the example
+        if len(parts) == 3 and all(parts) and all(len(p) <= 80 for p in parts):
+            triples.append((parts[0], parts[1], parts[2]))
+    return triples or None
+
+
+def cluster_summary_prompt(texts: list[str]) -> list[dict]:
+    joined = "\n\n".join(texts)
+    return _conv(
+        "Summariser. You condense story passages that share a topic.",
+        "Summarise the passages below in a few sentences. Keep names, places and what "
+        f"happened to whom.\n\nPassages:\n{joined}\n\nSummary:",
+    )
+
+
+def window_summary_prompt(chunks: list[str]) -> list[dict]:
+    joined = "\n\n".join(f"[{i + 1}] {c}" for i, c in enumerate(chunks))
+    return _conv(
+        "Timeline writer. You summarise consecutive story passages in order.",
+        "Summarise these consecutive passages in story order: the key events, who was "
+        f"involved, where, and what caused what.\n\nPassages:\n{joined}\n\nTimeline summary:",
+    )
+
+
+def parse_prose(text: str) -> str | None:
+    text = text.strip()
+    return text if len(text) >= 3 else None
+
+
+# ----------------------------------------------------------------- veridical fact filter
+
+
+def fact_filter_prompt(query: str, facts: list[str]) -> list[dict]:
+    listed = "\n".join(f"{i + 1}. {f}" for i, f in enumerate(facts))
+    return _conv(
+        "Fact filter. You pick the facts that help answer a question.",
+        f"Question: {query}\n\nFacts:\n{listed}\n\n"
+        "Reply with one line: KEEP: followed by the numbers of the useful facts, "
+        "separated by commas (for example KEEP: 1, 3), or KEEP: none.",
+    )
+
+
+def parse_keep(n: int) -> callable:
+    def parse(text: str) -> list[int] | None:
+        m = re.search(r"KEEP\s*:\s*(.*)", text, re.I)
+        if not m:
+            return None
+        if m.group(1).strip().lower().startswith("none"):
+            return []
+        nums = [int(x) - 1 for x in re.findall(r"\d+", m.group(1))]
+        return sorted({i for i in nums if 0 <= i < n})
+
+    return parse
+
+
+# ----------------------------------------------------------------- the loop
+
+
+def probe_prompt(question: str, previous_probes: list[str], notes: list[str], k: int) -> list[dict]:
+    prev = "\n".join(f"- {p}" for p in previous_probes) or "(none)"
+    found = "\n".join(notes) or "(nothing yet)"
+    return _conv(
+        "Probe writer. The question could not be answered from the evidence so far; you "
+        "write new search queries that look for what is still missing.",
+        f"Question: {question}\n\nWhat was found so far:\n{found}\n\n"
+        f"Queries already used:\n{prev}\n\n"
+        f"Write 1 to {k} new short search queries about the people, places, objects or "
+        "events the answer depends on that are not covered yet. One per line, each "
+        "starting with PROBE:",
+    )
+
+
+def parse_probes(text: str) -> list[str] | None:
+    probes = [m.strip().strip("\"'") for m in re.findall(r"PROBE\s*\d*\s*:\s*(.+)", text, re.I)]
+    probes = [p for p in probes if len(p) >= 3]
+    return probes or None
+
+
+def encode_prompt(question: str, probe: str, layer: str, evidence: str) -> list[dict]:
+    kind = {
+        "veridical": "original passages",
+        "semantic": "topic summaries",
+        "episodic": "timeline summaries",
+    }[layer]
+    return _conv(
+        "Evidence note-taker. You read retrieved story evidence and write down only what "
+        "bears on the question, with its place in time.",
+        f"Question: {question}\nSearch query: {probe}\n\nEvidence ({kind}):\n{evidence}\n\n"
+        "Write up to 5 short lines, each starting with '- ', stating facts from the evidence "
+        "that help answer the question (who, where, when, before/after). If nothing helps, "
+        "write '- nothing relevant'.",
+    )
+
+
+def parse_notes(text: str) -> str | None:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(("-", "*", "\u2022"))]
+    if not lines:
+        return None
+    return "\n".join("- " + ln.lstrip("-*\u2022 ").strip() for ln in lines[:5])
+
+
+def notes_fallback(text: str) -> str:
+    """Unformatted notes: keep the first lines as they are rather than lose them."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()][:5]
+    return "\n".join(f"- {ln}" for ln in lines)
+
+
+def fuse_prompt(question: str, notes: list[str]) -> list[dict]:
+    listed = "\n".join(f"{i + 1}. {n}" for i, n in enumerate(notes))
+    return _conv(
+        "Memory fuser. You combine earlier findings into one account that bears on a question.",
+        f"Question: {question}\n\nEarlier findings:\n{listed}\n\n"
+        "Combine these findings into a short account in story order that helps answer "
+        "the question. Write plain sentences.",
+    )
+
+
+def answer_prompt(
+    question: str,
+    sections: dict[str, str],
+    choices: list[str] | None,
+    *,
+    allow_unknown: bool,
+) -> list[dict]:
+    titles = {
+        "veridical": "Passages from the story",
+        "semantic": "Topic summaries",
+        "episodic": "Timeline",
+        "historical": "Earlier findings",
+    }
+    body = "\n\n".join(f"## {titles[k]}\n{v}" for k, v in sections.items() if v.strip())
+    if choices:
+        opts = "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices))
+        fmt = "ANSWER: <letter>"
+        task = f"Question: {question}\nOptions:\n{opts}"
+    else:
+        fmt = "ANSWER: <shortest answer, a few words>"
+        task = f"Question: {question}"
+    unknown = (
+        " If the evidence is not enough to answer, reply exactly ANSWER: *"
+        if allow_unknown
+        else " Give your best answer even if unsure."
+    )
+    return _conv(
+        "Answer agent. You answer questions about a story using only the evidence given.",
+        f"{body}\n\n{task}\n\nReply with one line in the form {fmt}.{unknown} "
+        "Write numbers as words.",
+    )
+
+
+def parse_answer(choices: list[str] | None) -> callable:
+    """Parser for the answer agent: the answer text, ``*``, or None when unparseable."""
+
+    def parse(text: str) -> str | None:
+        found = re.findall(r"ANSWER\s*[:\uff1a]\s*(.+)", text, re.I)
+        answer = found[-1].strip() if found else None
+        if answer is None and choices is None:
+            return None
+        if answer is not None and answer.startswith("*"):
+            return "*"
+        if choices is None:
+            return answer.strip(" .\"'") or None
+        candidate = answer if answer is not None else text
+        return match_choice(candidate, choices)
+
+    return parse
+
+
+def match_choice(text: str, choices: list[str]) -> str | None:
+    """A letter when ``text`` names one option (by letter or by its words), else None."""
+    t = text.strip()
+    m = re.match(rf"^\(?([{LETTERS[: len(choices)]}])\b[).:]?", t)
+    if m:
+        return m.group(1)
+    hits = [i for i, c in enumerate(choices) if c.lower() in t.lower()]
+    if len(hits) == 1:
+        return LETTERS[hits[0]]
+    return None
