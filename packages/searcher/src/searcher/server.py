@@ -10,8 +10,6 @@
 Bad requests get a 4xx with a message (422 for validation, 413 for oversized bodies).
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
