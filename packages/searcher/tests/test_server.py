@@ -55,7 +55,7 @@ def server(env):
 
 def test_index_kinds_agree(bench, tmp_path):
     dense = build_index_folder(bench / "corpus.jsonl", tmp_path / "dense", kind="dense")
-    kind, passages, p_index, pages, w_index = load_index_folder(dense)
+    kind, passages, p_index, _pages, w_index = load_index_folder(dense)
     assert kind == "dense" and w_index is None and len(passages) == len(p_index)
     title = passages[3]["contents"].split("\n")[0]
     hits = p_index.search([f"{title} facts"], 3)[0]
@@ -137,7 +137,7 @@ def _random_json(rng: random.Random, depth: int = 0):
 def test_fuzzed_requests_get_4xx_never_5xx(server):
     rng = random.Random(1)
     with httpx.Client(timeout=30) as c:
-        for i in range(150):
+        for _i in range(150):
             path = rng.choice(["/retrieve", "/search"])
             body = _random_json(rng)
             r = c.post(

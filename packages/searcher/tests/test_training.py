@@ -52,7 +52,7 @@ def test_rollout_logprobs_are_real_and_batched(tiny_model, tokenizer, env):
 def test_sft_labels_and_step(tiny_model, tokenizer, bench, tmp_path):
     rows = read_jsonl(bench / "coldstart.jsonl")
     policy = Policy(tiny_model, tokenizer)
-    ids, labels = tokenize_conversation(policy, rows[0]["messages"], 4096)
+    _ids, labels = tokenize_conversation(policy, rows[0]["messages"], 4096)
     trained = tokenizer.decode([x for x in labels if x != -100])
     assert "<learnings>" not in trained and "<search>" in trained and "<answer>" in trained
     before = [p.detach().clone() for p in tiny_model.parameters()]
