@@ -221,3 +221,7 @@ def _train(args) -> int:
     run_pipeline(cfg, out, data=args.data, stage=stage, log=_log)
     _log(json.dumps(dataclasses.asdict(cfg))[:0])
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -142,7 +142,7 @@ class SearchEnvironment:
         todo = [i for i, v in enumerate(out) if v is None]
         if todo:
             pages = self.search_pages([queries[i] for i in todo], k)
-            texts = [[f"{p['title']}. {p['content']}" for p in ps] for ps in pages]
+            texts = [[p["content"] for p in ps] for ps in pages]
             if self.learnings_kind == "llm":
                 learned = self.llm_learner.batch([queries[i] for i in todo], texts)
             else:

@@ -51,11 +51,35 @@ def run_pipeline(
             kind=cfg.index_kind,
         )
     env = SearchEnvironment.from_folder(index_dir, topk=3)
-    results = {}
+    results: dict = {}
+    rows = _eval_rows(data_dir, cfg)
+    random.Random(cfg.seed).shuffle(rows)
+
+    def evaluate_model(name: str, path) -> None:
+        summary_file = out / "eval" / name / "summary.json"
+        if stage not in ("all", "eval") or summary_file.is_file():
+            return
+        if name != "base" and not Path(path).is_dir():
+            return
+        model, tok = load_causal_lm(path)
+        log(f"evaluating {name} on {len(rows)} test questions")
+        results[name] = evaluate(
+            model,
+            tok,
+            env,
+            rows,
+            cfg.agent,
+            out / "eval" / name,
+            open_scale=cfg.grpo.open_scale,
+            log=log,
+        )
+
+    # Each model is evaluated as soon as it exists, so an interrupted run keeps its numbers.
     sft_model = out / "sft" / "model"
     if stage in ("all", "sft") and not sft_model.is_dir():
         model, tok = load_causal_lm(cfg.model)
         run_sft(model, tok, data_dir / "coldstart.jsonl", out / "sft", cfg.sft, cfg.seed, log=log)
+    evaluate_model("sft", sft_model)
     grpo_model = out / "grpo" / "model"
     if stage in ("all", "grpo") and not grpo_model.is_dir() and cfg.grpo.steps > 0:
         model, tok = load_causal_lm(sft_model if sft_model.is_dir() else cfg.model)
@@ -70,25 +94,6 @@ def run_pipeline(
             cfg.seed,
             log=log,
         )
-    if stage in ("all", "eval"):
-        rows = _eval_rows(data_dir, cfg)
-        random.Random(cfg.seed).shuffle(rows)
-        for name, path in (("base", cfg.model), ("sft", sft_model), ("grpo", grpo_model)):
-            if name != "base" and not Path(path).is_dir():
-                continue
-            summary_file = out / "eval" / name / "summary.json"
-            if summary_file.is_file():
-                continue
-            model, tok = load_causal_lm(path)
-            log(f"evaluating {name} on {len(rows)} test questions")
-            results[name] = evaluate(
-                model,
-                tok,
-                env,
-                rows,
-                cfg.agent,
-                out / "eval" / name,
-                open_scale=cfg.grpo.open_scale,
-                log=log,
-            )
+    evaluate_model("grpo", grpo_model)
+    evaluate_model("base", cfg.model)
     return results
