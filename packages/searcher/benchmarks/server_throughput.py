@@ -21,6 +21,7 @@ by MiniLM at search time, as in real use.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -58,11 +59,14 @@ def make_corpus(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
         {"".join(rng.choice(syll) for _ in range(rng.randint(2, 4))) for _ in range(30000)}
     )
     weights = [1.0 / (r + 1) ** 0.9 for r in range(len(vocab))]
+    cum = list(itertools.accumulate(weights))
     texts = []
     for i in range(n):
-        words = rng.choices(vocab, weights, k=rng.randint(20, 40))
+        words = rng.choices(vocab, cum_weights=cum, k=rng.randint(20, 40))
         texts.append(f"{words[0].title()} {i}\n" + " ".join(words))
-    queries = [" ".join(rng.choices(vocab, weights, k=rng.randint(2, 5))) for _ in range(4000)]
+    queries = [
+        " ".join(rng.choices(vocab, cum_weights=cum, k=rng.randint(2, 5))) for _ in range(4000)
+    ]
     return texts, queries
 
 

@@ -1,0 +1,45 @@
+"""The environment: closed observations, extractive learnings, LLM learnings, caching."""
+
+from __future__ import annotations
+
+from labcore.llm import OpenAIChatModel
+from labcore.llm.fake_server import FakeOpenAIServer, chat_completion
+from searcher.env import SearchEnvironment
+from searcher.learnings import ExtractiveLearner
+
+
+def test_closed_observation_has_top3_passages(env):
+    obs = env.observe([["Institute founded"]], ["closed"])[0]
+    hits = env.retrieve(["Institute founded"], 3)[0]
+    assert len(hits) == 3
+    assert obs.splitlines()[0].startswith(hits[0][0]["contents"].split("\n")[0] + ":")
+    assert len(obs.splitlines()) == 3
+
+
+def test_extractive_learnings():
+    pages = [
+        "Cookies please. Velmora Institute was founded in 1873. Velmora Institute was "
+        "founded in 1873. Rain falls. Velmora Institute is headquartered in Tarnwick.",
+        "Velmora  institute was founded in 1873. Unrelated words here.",
+    ]
+    learner = ExtractiveLearner(pages, num_learnings=3)
+    got = learner("When was Velmora Institute founded?", pages)
+    assert got[0] == "Velmora Institute was founded in 1873."
+    # Exact and near duplicates (case/space variants) appear once.
+    assert sum("1873" in s for s in got) == 1
+    assert "Rain falls." not in got and len(got) <= 3
+
+
+def test_llm_learnings_and_cache(index_dir):
+    server = FakeOpenAIServer(
+        lambda req: (200, chat_completion("- first learning\n- second\n- third\n- fourth"))
+    )
+    llm = OpenAIChatModel("fake", base_url=server.base_url, api_key="x")
+    env = SearchEnvironment.from_folder(index_dir, learnings="llm", llm=llm)
+    out = env.observe([["Institute founded", "river city"]], ["open"])[0]
+    assert out.splitlines() == ["first learning", "second", "third"]  # at most 3, de-duplicated
+    assert server.hits == 2  # one chat per query
+    env.observe([["Institute founded"]], ["open"])
+    assert server.hits == 2  # cached
+    prompt = server.requests[0].body["messages"][0]["content"]
+    assert "Institute founded" in prompt
