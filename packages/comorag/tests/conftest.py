@@ -69,12 +69,17 @@ def default_reply(role: str, conv: list[dict]) -> str:
     }[role]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def scripted() -> type[ScriptedChat]:
     return ScriptedChat
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def story() -> str:
+    return STORY
+
+
+@pytest.fixture(scope="session")
 def reply() -> Callable[[str, list[dict]], str]:
     return default_reply
 

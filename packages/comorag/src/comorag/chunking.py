@@ -191,6 +191,21 @@ def chunk_file(
         raise DataError(f"{path}: no text (the file is empty or only whitespace)")
 
 
+def precheck(path: str | os.PathLike) -> None:
+    """Fail fast (before any model loads) on a missing, empty or binary file."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: file not found")
+    with open(p, "rb") as fh:
+        head = fh.read(8192)
+        if b"\x00" in head:
+            raise DataError(f"{p}: binary data (NUL byte in the first 8 KB); expected UTF-8 text")
+        while not head.strip():
+            if not head:
+                raise DataError(f"{p}: no text (the file is empty or only whitespace)")
+            head = fh.read(1 << 20)
+
+
 def file_length(path: str | os.PathLike) -> int:
     """Length of the file in characters (streamed)."""
     total = 0

@@ -216,11 +216,11 @@ def cmd_convert(args) -> int:
 
 
 def cmd_index(args) -> int:
+    from comorag.chunking import precheck
     from comorag.indexer import build_index, make_resources
 
     cfg = _index_cfg(args)
-    if not Path(args.file).is_file():
-        raise DataError(f"{args.file}: file not found")
+    precheck(args.file)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     agents = _agents(args, out)
@@ -248,6 +248,9 @@ def cmd_add(args) -> int:
     manifest = read_manifest(folder) if folder.is_dir() else None
     if manifest is None:
         raise DataError(f"{folder}: no comorag index here")
+    from comorag.chunking import precheck
+
+    precheck(args.file)
     base = IndexConfig(**manifest["settings"], batch_size=args.batch_size)
     cfg = _index_cfg(args, base)
     agents = _agents(args, folder)

@@ -10,6 +10,7 @@ answer agent.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -75,7 +76,7 @@ class ComoRAG:
         if answer is None:
             # Still unparseable: '*' when allowed (try again with more evidence), else the
             # raw reply's first line as a best effort.
-            answer = "*" if allow_unknown else (raw[-1].strip().splitlines() or [""])[0][:100]
+            answer = "*" if allow_unknown else _first_line(raw[-1] if raw else "")
             if choices and answer != "*":
                 answer = prompts.match_choice(answer, choices) or answer
         return answer, raw[-1] if raw else ""
@@ -271,6 +272,12 @@ class ComoRAG:
             chunks_seen=sorted(seen_chunks),
         )
         return Result(answer, cycle, trace, sorted(seen_chunks), sorted(prov))
+
+
+def _first_line(text: str) -> str:
+    """Best-effort answer from an unparseable reply: its first line, label removed."""
+    line = (text.strip().splitlines() or [""])[0]
+    return re.sub(r"^\s*ANSWER\s*[:\uff1a]\s*", "", line, flags=re.I).strip()[:100]
 
 
 def _raw_seen(trace: dict) -> set[tuple[str, int]]:

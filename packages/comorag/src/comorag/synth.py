@@ -513,7 +513,7 @@ def _question(i, kind, question, answer, evidence, answer_type, world, rng, *, m
             others = [p for p in world.people if p != answer]
         else:
             others = [w for w in NUMBER_WORDS[1:] if w != answer]
-        choices = rng.sample(others, 3) + [answer]
+        choices = [*rng.sample(others, 3), answer]
         rng.shuffle(choices)
         record["choices"] = choices
         record["answer_index"] = choices.index(answer)
