@@ -202,7 +202,7 @@ def _summarise_tree(
         summaries = _run_summaries(res, log, level, items, inputs, cfg, progress)
         new_prov = [sorted({c for i in members for c in prov[i]}) for members in groups]
         level_emb = res.embedder.encode(summaries)
-        for members, text, p in zip(groups, summaries, new_prov, strict=True):
+        for text, p in zip(summaries, new_prov, strict=True):
             nodes.append(
                 {
                     "id": first_id + len(nodes),

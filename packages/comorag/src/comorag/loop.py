@@ -46,6 +46,7 @@ class ComoRAG:
         self.r = retriever
         self.cfg = cfg
         self.agents = retriever.res.agents
+        self.agents.retries = cfg.format_retries
 
     # ------------------------------------------------------------------ agents
 

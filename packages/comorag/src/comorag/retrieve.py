@@ -110,7 +110,7 @@ class Retriever:
             parsed = self.res.agents.run(
                 "fact filter",
                 convs,
-                lambda s, n=len(tops[0]): prompts.parse_keep(n)(s),
+                prompts.parse_keep(len(tops[0])),
                 max_new_tokens=self.cfg.filter_tokens,
                 reminder="Reply with one line: KEEP: followed by numbers, or KEEP: none.",
             )
