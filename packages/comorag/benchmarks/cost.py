@@ -31,13 +31,13 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from labcore.llm import LocalChatModel
 
     from comorag import prompts
     from comorag.config import IndexConfig, SynthConfig
     from comorag.indexer import build_index, make_resources
     from comorag.llm import Agents, make_llm
     from comorag.synth import generate
+    from labcore.llm import LocalChatModel
 
     text, _, _ = generate(
         SynthConfig(
