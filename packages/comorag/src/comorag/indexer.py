@@ -344,7 +344,14 @@ def build_index(
         if force and folder.exists():
             import shutil
 
-            shutil.rmtree(folder)
+            # Keep the response cache: a forced rebuild should not pay for answers again.
+            for entry in folder.iterdir():
+                if entry.name.startswith("llm_cache.sqlite"):
+                    continue
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
         warning = check_fit(cfg.chunk_tokens, res.counter)
         if warning:
             _log(warning, quiet)
