@@ -122,7 +122,6 @@ def _stage_chunks(
             progress=progress,
         ):
             chunks.append(chunk.as_dict())
-        src["chunks"] = [*[c["id"] for c in chunks if c["start"] >= src["offset"]][:1], len(chunks)]
     emb = res.embedder.encode([c["text"] for c in chunks])
     write_jsonl(folder / "chunks.jsonl", chunks)
     save_npy(folder / "chunk_emb.npy", emb)
