@@ -180,3 +180,16 @@ def test_stage_test_needs_a_model(micro_cfg, tmp_path):
     assert modules.soft_cross_entropy(
         torch.zeros(1, 3), torch.tensor([[1.0, 0, 0]])
     ).item() == pytest.approx(np.log(3))
+
+
+def test_folds_aggregate_mean_and_std(micro_cfg):
+    from s4d_fer.folds import parse_folds, run_folds
+
+    assert parse_folds("all") == [1, 2, 3, 4, 5]
+    with pytest.raises(Exception, match=r"folds are 1..5"):
+        parse_folds("0,6")
+    cfg = micro_cfg.replace(**{"pretrain.modalities": "none", "finetune.tasks": "video"})
+    summary = run_folds(cfg, [1, 2])
+    wars = [summary["folds"][k]["war"] for k in (1, 2)]
+    assert summary["war"] == pytest.approx(sum(wars) / 2)
+    assert (cfg.run_dir / "folds.json").is_file() and (cfg.run_dir / "fold2/metrics.json").is_file()

@@ -11,7 +11,7 @@ import shutil
 import statistics
 from pathlib import Path
 
-from labcore.io import write_text_atomic
+from labcore.io import atomic_path, write_text_atomic
 from s4d_fer.config import RunConfig
 from s4d_fer.train.pipeline import log, run_pipeline
 
@@ -61,15 +61,23 @@ def run_ablation(base: RunConfig, seeds: list[int], out: Path) -> list[dict]:
                     "war": metrics["war"],
                     "uar": metrics["uar"],
                     "image_war": (metrics.get("image") or {}).get("war"),
+                    "best_val_war": metrics.get("best_val_war"),
                 }
             )
+            _write(rows, out)  # after every run, so a partial ablation is readable
+    return rows
+
+
+def _write(rows: list[dict], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "results.csv", "w", newline="", encoding="utf-8") as fh:
+    with (
+        atomic_path(out / "results.csv") as tmp,
+        open(tmp, "w", newline="", encoding="utf-8") as fh,
+    ):
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
     write_text_atomic(out / "table.md", markdown_table(rows))
-    return rows
 
 
 def _mean_std(values: list[float]) -> str:

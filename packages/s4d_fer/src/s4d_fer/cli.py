@@ -60,6 +60,10 @@ def _train_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint", help="encoder.pt for --stage finetune, model.pt for --stage test"
     )
+    p.add_argument(
+        "--folds",
+        help="run several folds one after another, e.g. 1,2,3,4,5 or all; prints mean ± std",
+    )
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     return p
 
@@ -92,6 +96,19 @@ def _run_train(args, extra: list[str]) -> int:
         print(json.dumps(as_dict(cfg), indent=2))
         return 0
     start = time.perf_counter()
+    if args.folds:
+        from s4d_fer.folds import parse_folds, run_folds
+
+        summary = run_folds(cfg, parse_folds(args.folds), args.stage)
+        print("| fold | WAR (%) | UAR (%) |\n|---|---|---|")
+        for k, m in summary["folds"].items():
+            print(f"| {k} | {100 * m['war']:.2f} | {100 * m['uar']:.2f} |")
+        if "war" in summary:
+            print(
+                f"| mean ± std | {100 * summary['war']:.2f} ± {100 * summary['war_std']:.2f} "
+                f"| {100 * summary['uar']:.2f} ± {100 * summary['uar_std']:.2f} |"
+            )
+        return 0
     metrics = run_pipeline(cfg, args.stage, args.checkpoint)
     if "war" in metrics and args.stage in ("all", "test"):
         print(_format_table(cfg, metrics, time.perf_counter() - start))

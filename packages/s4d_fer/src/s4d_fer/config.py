@@ -133,7 +133,7 @@ class PretrainConfig:
 
     modalities: Literal["both", "video", "image", "none"] = "both"
     """``none`` skips pre-training (fine-tuning then starts from random weights)."""
-    epochs: int = 4
+    epochs: int = 3
     image_batch: int = 64
     video_batch: int = 16
     video_repeat: float = 1.0
@@ -153,7 +153,7 @@ class FinetuneConfig:
     """Joint static + dynamic fine-tuning (or video-only)."""
 
     tasks: Literal["both", "video"] = "both"
-    epochs: int = 8
+    epochs: int = 6
     video_batch: int = 16
     image_batch: int = 32
     image_ratio: float = 1.0
@@ -331,10 +331,14 @@ PRESETS: dict[str, dict] = {
     # The reduced setting the README ablation ran (5 configs x 3 seeds on 2 cores).
     "ablation": {
         "name": "ablation",
+        "model.img_size": 48,
+        "model.embed_dim": 96,
+        "model.depth": 4,
+        "model.moe_start_block": 2,
         "data.num_frames": 4,
         "data.sampling_rate": 4,
-        "pretrain.epochs": 3,
-        "finetune.epochs": 5,
+        "pretrain.epochs": 4,
+        "finetune.epochs": 8,
     },
     # The paper's ViT-B recipe on a GPU (real data: set data.root / data.image_root).
     "gpu": {

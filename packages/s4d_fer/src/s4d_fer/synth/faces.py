@@ -169,7 +169,8 @@ def sample_pose(g: torch.Generator, n: int) -> dict[str, torch.Tensor]:
         "yaw": _n(g, n, 0.35).clamp(-0.8, 0.8),
         "tx": _n(g, n, 0.06),
         "ty": _n(g, n, 0.05),
-        "scale": _u(g, n, 0.85, 1.1),
+        # Faces fill the frame, as in the aligned face crops of the real datasets.
+        "scale": _u(g, n, 1.25, 1.55),
     }
 
 
