@@ -17,6 +17,7 @@ def test_inject_and_analyze_write_nested_metrics(micro_cfg, micro_stages, tmp_pa
         for scenario in saved[key].values():
             assert set(scenario) == {"memorization", "semantic", "composition"}
     assert saved["effectivity"] == metrics["effectivity"]
+    assert set(saved["control_effectivity"]) == {"memorization", "semantic", "composition"}
     for png in ("trajectories.png", "retainability.png", "effectivity.png"):
         assert (run / "plots" / png).stat().st_size > 1000
     plan = json.loads((run / "plan.json").read_text())

@@ -95,6 +95,26 @@ def compute_metrics(
                 "intercept": fit.intercept,
             }
             extra["n_probes"][scenario][pt] = int(cols.size)
+    # Control: "once" items in the windows after the *other* injection steps, where they are not
+    # injected. Their "effectivity" is what the LAM picks up from noise and from transfer of the
+    # other passages; compare every effectivity with it.
+    once_items = [i for i, s in enumerate(plan["scenario"]) if s == "once"]
+    others = sorted(
+        {
+            t
+            for i, s in enumerate(plan["scenario"])
+            if s in ("paraphrase", "duplicate")
+            for t in plan["item_steps"][str(i)]
+        }
+        - {0}
+    )
+    extra["control_effectivity"] = {}
+    if once_items and others:
+        for pt in PROBE_TYPES:
+            cols = np.flatnonzero(np.isin(item, once_items) & (ptype == pt))
+            traj = Trajectory(traj_all.steps, traj_all.values[:, cols])
+            eff = effectivity(traj, others, window)
+            extra["control_effectivity"][pt] = filtered_mean(eff.ravel(), cfg.iqr_factor)
     settings = {
         "measure": measure,
         "iqr_factor": cfg.iqr_factor,

@@ -114,6 +114,8 @@ def cmd_run(args) -> int:
     out = Path(args.out)
     if cfg.model.preset == "smollm2":
         checkpoint = "smollm2"
+        if cfg.inject.lr == 0:  # no pretraining schedule to continue: a constant LR
+            cfg = cfg.replace(**{"inject.lr": 1e-4})
     else:
         stages = pretrain(cfg, out / "pretrain", progress=not args.quiet)
         if args.stage not in stages:
@@ -130,7 +132,14 @@ def cmd_experiments(args) -> int:
     from knowledge_dynamics.experiments import run_experiments
 
     cfg = _config(args)
-    run_experiments(cfg, Path(args.out), seeds=args.seeds, only=args.only, progress=not args.quiet)
+    run_experiments(
+        cfg,
+        Path(args.out),
+        seeds=args.seeds,
+        only=args.only,
+        progress=not args.quiet,
+        reanalyze=args.reanalyze,
+    )
     return 0
 
 
@@ -202,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--only", default=None, help="comma-separated condition names")
+    p.add_argument("--reanalyze", action="store_true", help="recompute metrics of finished runs")
     _common(p)
     p.set_defaults(func=cmd_experiments)
     return parser

@@ -7,7 +7,9 @@ stream are shared, as in the paper where the data stream is identical for every 
   the probe-type and scenario comparisons);
 * ``batch_large`` / ``batch_small``: 16 rows vs 1 row from the mid checkpoint; the small
   batch re-initialises AdamW as in the paper's batch-size experiment;
-* ``lr_low``: an extension the paper did not run, the mid checkpoint at 1/4 of its LR.
+* ``lr_low``: an extension the paper did not run, the mid checkpoint at 1/4 of its LR;
+* ``size_large`` (only with ``--only``): a 4x wider, 2x deeper model pretrained the same way,
+  mid checkpoint (the paper's 1B-vs-7B comparison, at toy scale).
 """
 
 from __future__ import annotations
@@ -38,32 +40,53 @@ CONDITIONS: dict[str, tuple[str, dict]] = {
     "batch_large": ("mid", {"inject.batch_size": 16}),
     "batch_small": ("mid", {"inject.batch_size": 1, "inject.reset_optimizer": True}),
     "lr_low": ("mid", {"inject.lr_scale": 0.25}),
+    "size_large": ("mid", {"model.d_model": 128, "model.n_layers": 4, "model.ffn": 344}),
 }
+#: conditions run by default (the others need ``--only``)
+DEFAULT_SET = ["early", "mid", "late", "batch_large", "batch_small", "lr_low"]
 
 
 def run_experiments(
-    cfg: Config, out: Path, seeds: int = 3, only: str | None = None, progress: bool = True
+    cfg: Config,
+    out: Path,
+    seeds: int = 3,
+    only: str | None = None,
+    progress: bool = True,
+    reanalyze: bool = False,
 ) -> dict:
     """Run every condition x seed (skipping finished runs), then aggregate and plot."""
-    names = list(CONDITIONS) if not only else [n.strip() for n in only.split(",")]
+    names = DEFAULT_SET if not only else [n.strip() for n in only.split(",")]
     unknown = [n for n in names if n not in CONDITIONS]
     if unknown:
         raise DataError(f"--only: unknown condition(s) {unknown}; known: {', '.join(CONDITIONS)}")
     if seeds < 1:
         raise DataError(f"--seeds must be at least 1 (got {seeds})")
     t0 = time.perf_counter()
-    stages = pretrain(cfg, out / "pretrain", progress=progress)
-    timings = {"pretrain_s": time.perf_counter() - t0}
+    timings: dict = {}
+    pretrained: dict[str, dict] = {}
+
+    def stages_for(changes: dict) -> dict:
+        """Stage folders of the model these changes describe (pretrained once per model)."""
+        model_changes = {k: v for k, v in changes.items() if k.startswith("model.")}
+        tag = "pretrain" + "".join(f"-{k[6:]}{v}" for k, v in sorted(model_changes.items()))
+        if tag not in pretrained:
+            t1 = time.perf_counter()
+            pretrained[tag] = pretrain(cfg.replace(**model_changes), out / tag, progress=progress)
+            timings[f"{tag}_s"] = time.perf_counter() - t1
+        return pretrained[tag]
+
     # Seeds outer, conditions inner: if time runs out, every condition has the same seeds.
     for seed in range(seeds):
         for name in names:
             stage, changes = CONDITIONS[name]
             run = out / name / f"seed{seed}"
             if (run / "metrics.json").is_file():
+                if reanalyze:
+                    analyze(run, cfg.analysis)
                 continue
             c = cfg.replace(**changes, **{"synth.seed": seed, "inject.seed": seed})
             t1 = time.perf_counter()
-            run_inject(c, str(stages[stage]), run, progress=progress)
+            run_inject(c, str(stages_for(changes)[stage]), run, progress=progress)
             analyze(run, c.analysis)
             timings[f"{name}/seed{seed}_s"] = time.perf_counter() - t1
             print(f"{name} seed {seed}: {time.perf_counter() - t1:.0f}s", flush=True)
@@ -100,6 +123,10 @@ def summarize(out: Path, seeds: int) -> dict:
             }
             for key in METRIC_KEYS
         }
+        summary[name]["control_effectivity"] = {
+            pt: _stats([m.get("control_effectivity", {}).get(pt) for m in metrics])
+            for pt in PROBE_TYPES
+        }
         summary[name]["seeds"] = len(metrics)
     write_json(out / "summary.json", summary)
     write_text_atomic(out / "results.md", markdown(summary))
@@ -132,6 +159,16 @@ def markdown(summary: dict) -> str:
             for s in SCENARIOS:
                 cells = " | ".join(_fmt(cond[key][s][pt]) for pt in PROBE_TYPES)
                 lines.append(f"| {name} (n={cond['seeds']}) | {s} | {cells} |")
+        if key == "effectivity":
+            lines.append(
+                "\nControl (once items in the windows after the other injection steps, where "
+                "they are not injected):\n"
+            )
+            lines.append("| condition | memorization | semantic | composition |")
+            lines.append("|---|---|---|---|")
+            for name, cond in summary.items():
+                cells = " | ".join(_fmt(cond["control_effectivity"][pt]) for pt in PROBE_TYPES)
+                lines.append(f"| {name} | {cells} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -143,6 +180,7 @@ def _plots(out: Path, summary: dict) -> None:
         "stage": ["early", "mid", "late"],
         "batch": ["batch_large", "batch_small"],
         "lr": ["mid", "lr_low"],
+        "size": ["mid", "size_large"],
     }
     for gname, conds in groups.items():
         conds = [c for c in conds if c in summary]

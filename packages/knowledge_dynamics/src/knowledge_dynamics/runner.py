@@ -89,6 +89,8 @@ def run_inject(
         raise DataError(
             f"--out {out} holds a run with another config or checkpoint; use a new --out"
         )
+    if cfg_file.exists() and (out / "probe_log.npz").is_file():
+        return out  # finished earlier with the same config: nothing to redo
     seed_everything(cfg.inject.seed)
     items = load_items(cfg, knowledge)
     n_items = (
