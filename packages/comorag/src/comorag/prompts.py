@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 LETTERS = "ABCDEFGHIJ"
-EXAMPLE_TRIPLE = "Anna | moved to | Rome"
 
 
 def _conv(system: str, user: str) -> list[dict]:
@@ -21,14 +20,21 @@ def _conv(system: str, user: str) -> list[dict]:
 # ----------------------------------------------------------------- indexing
 
 
+EXAMPLE_PASSAGE = "Anna left Rome and settled in Milan. The weather was cold. Anna married Marco."
+EXAMPLE_TRIPLES = "Anna | left | Rome\nAnna | settled in | Milan\nAnna | married | Marco"
+
+
 def triples_prompt(passage: str) -> list[dict]:
-    return _conv(
-        "Triple extractor. You list facts stated in a story passage.",
-        "List the facts in the passage below, one per line, in exactly this form:\n"
-        "subject | relation | object\n"
-        f"Use names, not pronouns. Example:\n{EXAMPLE_TRIPLE}\n\n"
-        f"Passage:\n{passage}\n\nFacts:",
-    )
+    # One worked example as a real chat turn: small models follow a shown format far more
+    # often than a described one (a 135M model listed no triple at all without it).
+    return [
+        {"role": "system", "content": "Triple extractor. You list facts stated in a story "
+         "passage, one per line, as subject | relation | object, with names instead of "
+         "pronouns. If the passage states no fact, write NONE."},
+        {"role": "user", "content": f"Passage: {EXAMPLE_PASSAGE}"},
+        {"role": "assistant", "content": EXAMPLE_TRIPLES},
+        {"role": "user", "content": f"Passage: {passage}"},
+    ]
 
 
 def parse_triples(text: str) -> list[tuple[str, str, str]] | None:
@@ -38,7 +44,9 @@ def parse_triples(text: str) -> list[tuple[str, str, str]] | None:
         return []
     for line in text.splitlines():
         parts = [p.strip(" -*\t\"'.") for p in line.split("|")]
-        if " | ".join(parts) == EXAMPLE_TRIPLE:
+        if len(parts) > 3:  # "a | complained | about | ink": the middle is the relation
+            parts = [parts[0], " ".join(parts[1:-1]), parts[-1]]
+        if " | ".join(parts) in EXAMPLE_TRIPLES.splitlines():
             continue  # small models copy the example
         if len(parts) == 3 and all(parts) and all(len(p) <= 80 for p in parts):
             triples.append((parts[0], parts[1], parts[2]))
