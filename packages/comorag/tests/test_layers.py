@@ -58,6 +58,7 @@ def test_gmm_by_bic_finds_separated_groups():
     assert sorted(sorted(g) for g in groups) == [list(range(15)), list(range(15, 30))]
 
 
+@pytest.mark.slow
 def test_umap_path_on_moderate_input():
     rng = np.random.default_rng(2)
     centers = rng.normal(size=(3, 32)) * 5
