@@ -44,7 +44,7 @@ def test_resume_after_sigkill(micro_cfg, micro_stages, tmp_path):
             "model.n_heads": 2,
             "model.ffn": 48,
             "corpus.n_docs": 300,
-            "inject.total_steps": 60,
+            "inject.total_steps": 40,
             "inject.inject_every": 5,
             "inject.n_injections": 3,
             "inject.window": 3,

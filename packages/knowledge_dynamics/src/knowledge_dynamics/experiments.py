@@ -91,9 +91,10 @@ def run_experiments(
             timings[f"{name}/seed{seed}_s"] = time.perf_counter() - t1
             print(f"{name} seed {seed}: {time.perf_counter() - t1:.0f}s", flush=True)
             summarize(out, seeds)
-    timings["total_s"] = time.perf_counter() - t0
-    old = read_json(out / "timings.json") if (out / "timings.json").is_file() else {}
-    write_json(out / "timings.json", {**old, **timings})
+    if timings:  # something ran: record this invocation's wall time next to the per-run times
+        timings[f"invocation_{'-'.join(names)}_total_s"] = time.perf_counter() - t0
+        old = read_json(out / "timings.json") if (out / "timings.json").is_file() else {}
+        write_json(out / "timings.json", {**old, **timings})
     return summarize(out, seeds)
 
 
@@ -126,6 +127,21 @@ def summarize(out: Path, seeds: int) -> dict:
         summary[name]["control_effectivity"] = {
             pt: _stats([m.get("control_effectivity", {}).get(pt) for m in metrics])
             for pt in PROBE_TYPES
+        }
+        summary[name]["excess_over_control"] = {
+            sc: {
+                pt: _stats(
+                    [
+                        m["effectivity"][sc][pt] - m["control_effectivity"][pt]
+                        if m["effectivity"][sc][pt] is not None
+                        and m.get("control_effectivity", {}).get(pt) is not None
+                        else None
+                        for m in metrics
+                    ]
+                )
+                for pt in PROBE_TYPES
+            }
+            for sc in SCENARIOS
         }
         summary[name]["seeds"] = len(metrics)
     write_json(out / "summary.json", summary)
@@ -169,6 +185,14 @@ def markdown(summary: dict) -> str:
             for name, cond in summary.items():
                 cells = " | ".join(_fmt(cond["control_effectivity"][pt]) for pt in PROBE_TYPES)
                 lines.append(f"| {name} | {cells} |")
+            lines.append("\nEffectivity minus control (per seed, then mean ± std):\n")
+            lines.append("| condition | scenario | memorization | semantic | composition |")
+            lines.append("|---|---|---|---|---|")
+            for name, cond in summary.items():
+                for sc in SCENARIOS:
+                    ex = cond["excess_over_control"][sc]
+                    cells = " | ".join(_fmt(ex[pt]) for pt in PROBE_TYPES)
+                    lines.append(f"| {name} | {sc} | {cells} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -100,6 +100,8 @@ def run_inject(
         raise DataError(f"{knowledge}: need at least 3 items (one per scenario)")
     model, tokenizer, state = load_checkpoint_model(str(checkpoint), device)
     ic = cfg.inject
+    # Scored items: the injected ones plus ``synth.n_spares`` never-injected spares (paper: 10).
+    items = items[: n_items + cfg.synth.n_spares]
     plan = make_plan(items, n_items, ic)
     probes = build_probes(items, tokenizer)
     rows = stream_rows(cfg, tokenizer)
@@ -133,7 +135,8 @@ def run_inject(
         )
 
     log: dict[str, list] = {"steps": [], **{m: [] for m in MEASURES}}
-    timing = {"score_s": 0.0, "train_s": 0.0}
+    # wall and CPU (process) time: CPU time is far less disturbed by other jobs on the machine
+    timing = {"score_s": 0.0, "train_s": 0.0, "score_cpu_s": 0.0, "train_cpu_s": 0.0}
     last = out / "checkpoints" / "last.pt"
     start = 0
     if last.is_file():
@@ -172,21 +175,23 @@ def run_inject(
     updates = 0
     for s in bar:
         if s in to_eval and rank == 0:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             scores = score_probes(model, probes, ic.probe_batch_size)
             timing["score_s"] += time.perf_counter() - t0
+            timing["score_cpu_s"] += time.process_time() - c0
             log["steps"].append(s)
             for m in MEASURES:
                 log[m].append(scores[m].astype(np.float32))
         if s == ic.total_steps:
             break
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         idx = (s * ic.batch_size + np.arange(ic.batch_size)) % len(rows)
         batch = rows[idx]
         if s in passages:
             batch = inject_rows(batch, passages[s], tokenizer.eos_token_id, ic.overflow)
         loss = train_step(model, opt, batch, lr_fn(s), ic.grad_clip, rank, world)
         timing["train_s"] += time.perf_counter() - t0
+        timing["train_cpu_s"] += time.process_time() - c0
         bar.set_postfix(loss=f"{loss:.3f}")
         updates += 1
         done = s + 1
