@@ -60,7 +60,7 @@ def bench_schedules(checkpoint: str, preset_name: str, out: Path) -> None:
         wall = time.perf_counter() - t0
         timing = json.loads((run / "timing.json").read_text())
         res[kind] = (timing, wall, analyze(run, cfg.analysis))
-    (te, we, me), (ta, wa, ma) = res["every"], res["adaptive"]
+    (te, _, me), (ta, _, ma) = res["every"], res["adaptive"]
     for kind, (t, w, _) in res.items():
         print(
             f"{kind:>8}: {t['n_evals']} evaluations; scoring {t['score_s']:.1f} s wall / "
