@@ -28,9 +28,12 @@ def triples_prompt(passage: str) -> list[dict]:
     # One worked example as a real chat turn: small models follow a shown format far more
     # often than a described one (a 135M model listed no triple at all without it).
     return [
-        {"role": "system", "content": "Triple extractor. You list facts stated in a story "
-         "passage, one per line, as subject | relation | object, with names instead of "
-         "pronouns. If the passage states no fact, write NONE."},
+        {
+            "role": "system",
+            "content": "Triple extractor. You list facts stated in a story "
+            "passage, one per line, as subject | relation | object, with names instead of "
+            "pronouns. If the passage states no fact, write NONE.",
+        },
         {"role": "user", "content": f"Passage: {EXAMPLE_PASSAGE}"},
         {"role": "assistant", "content": EXAMPLE_TRIPLES},
         {"role": "user", "content": f"Passage: {passage}"},
