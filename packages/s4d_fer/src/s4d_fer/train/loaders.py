@@ -48,7 +48,7 @@ def make_loader(
         sampler=sampler,
         num_workers=workers,
         drop_last=train and len(dataset) >= batch_size,
-        persistent_workers=workers > 0,
+        persistent_workers=False,  # persistent workers outlive a stage within one process
         generator=generator,
         pin_memory=torch.cuda.is_available(),
     )
