@@ -74,6 +74,11 @@ def test_synth_index_ask_retrieve_eval(tmp_path, server, story_file, capsys):
     assert json.loads(trace.read_text())["steps"][0]["retrieved"][0]["veridical"]
     assert main(["retrieve", idx, "Tomas betrayed", "--layer", "episodic", "--k", "2"]) == 0
     assert capsys.readouterr().out.startswith("[episodic")
+    more = tmp_path / "more.txt"
+    more.write_text("Ilsa arrived in Greywater and opened a forge. Ilsa married Bren.\n")
+    assert main(["add", idx, str(more), "--quiet", *_llm(server)]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["chunks"] == summary["chunks"] + 1
     data = tmp_path / "q.jsonl"
     text = story_file.read_text()
     start = text.index("Mara died")
