@@ -136,9 +136,14 @@ def run_grpo(
     # Unique prompts; copies of a question are the same prompt.
     dataset = Dataset.from_list([{"prompt": r["question"]} for r in rows])
     cuda = torch.cuda.is_available()
+    n = settings.prompts_per_step * settings.group_size
+    micro = settings.micro_batch or n
     args = GRPOConfig(
         output_dir=str(out / "trainer"),
-        per_device_train_batch_size=settings.prompts_per_step * settings.group_size,
+        per_device_train_batch_size=micro,
+        # One rollout call of all n trajectories per optimiser step, trained in n/micro passes.
+        gradient_accumulation_steps=n // micro,
+        steps_per_generation=n // micro,
         num_generations=settings.group_size,
         max_steps=settings.steps,
         learning_rate=settings.lr,
@@ -157,7 +162,6 @@ def run_grpo(
         seed=seed,
         use_cpu=not cuda,
         bf16=cuda,
-        gradient_accumulation_steps=1,
         num_iterations=1,
         disable_tqdm=True,
         # Small models on a CPU: recomputing activations costs more than it saves.
