@@ -41,5 +41,6 @@ def test_llm_learnings_and_cache(index_dir):
     assert server.hits == 2  # one chat per query
     env.observe([["Institute founded"]], ["open"])
     assert server.hits == 2  # cached
-    prompt = server.requests[0].body["messages"][0]["content"]
-    assert "Institute founded" in prompt
+    # The two queries' chats may reach the server in either order.
+    prompts = [r.body["messages"][0]["content"] for r in server.requests]
+    assert any("Institute founded" in p for p in prompts)
