@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
+from labcore.config import replace_dotted
 from labcore.errors import DataError
 
 
@@ -171,7 +172,7 @@ class Config:
         """A copy with dotted-path changes, e.g. ``replace(**{"inject.batch_size": 4})``."""
         cfg = self
         for path, value in changes.items():
-            cfg = _replace_path(cfg, path.split("."), value)
+            cfg = replace_dotted(cfg, path, value)
         return cfg
 
     def to_dict(self) -> dict:
@@ -204,34 +205,6 @@ def _check_choices(obj, group: str) -> None:
                     f"{group}.{f.name} must be one of {', '.join(map(str, choices))} "
                     f"(got {getattr(obj, f.name)!r})"
                 )
-
-
-def _replace_path(obj, parts: list[str], value, prefix: str = ""):
-    head = parts[0]
-    name = prefix + head
-    if not dataclasses.is_dataclass(obj) or head not in _names(type(obj)):
-        raise DataError(f"unknown option {name!r}")
-    old = getattr(obj, head)
-    if len(parts) > 1:
-        return dataclasses.replace(obj, **{head: _replace_path(old, parts[1:], value, name + ".")})
-    return dataclasses.replace(obj, **{head: _coerce(name, old, value)})
-
-
-def _coerce(name: str, old, value):
-    if isinstance(old, bool):
-        if not isinstance(value, bool):
-            raise DataError(f"{name} expects True or False (got {value!r})")
-    elif isinstance(old, int | float):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise DataError(f"{name} expects a number (got {value!r})")
-        if isinstance(old, int) and not float(value).is_integer():
-            raise DataError(f"{name} expects an integer (got {value!r})")
-        return type(old)(value)
-    elif isinstance(old, tuple):
-        return tuple(value) if isinstance(value, list | tuple) else (value,)
-    elif dataclasses.is_dataclass(old):
-        raise DataError(f"{name} is a group of options; set one of its fields, e.g. {name}.<field>")
-    return value
 
 
 PRESETS: dict[str, dict] = {
