@@ -47,17 +47,8 @@ def test_select_device_defaults_to_cpu_without_cuda():
     assert select_device("cpu").type == "cpu"
 
 
-def test_run_dir_layout_and_metrics(tmp_path):
-    run = RunDir.create("demo", "run-1", root=tmp_path)
-    assert run.path == tmp_path / "demo" / "run-1"
-    assert run.checkpoints.is_dir() and run.plots.is_dir()
-    run.save_config({"lr": 0.1, "path": tmp_path})
-    run.update_metrics(loss=1.5)
-    assert run.update_metrics(acc=0.5) == {"loss": 1.5, "acc": 0.5}
-
-
 def test_trainer_writes_logs_checkpoints_and_resumes(tmp_path):
-    run = RunDir.create("demo", "fit", root=tmp_path)
+    run = RunDir.open(tmp_path / "fit", package="demo", command="fit", config={})
     seed_everything(0)
     trainer = make_trainer(
         run, max_steps=5, accelerator="cpu", log_every_n_steps=1, progress_bar=False

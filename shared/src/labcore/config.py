@@ -1,4 +1,4 @@
-"""Dotted overrides of nested frozen dataclass configs (``model.d_model=64``), type-checked."""
+"""Config helpers: dotted replacement in nested frozen dataclasses and choice validation."""
 
 from __future__ import annotations
 
@@ -43,3 +43,35 @@ def _coerce(name: str, old, value):
     elif dataclasses.is_dataclass(old):
         raise DataError(f"{name} is a group of options; set one of its fields, e.g. {name}.<field>")
     return value
+
+
+def check_choice(name: str, value, choices) -> None:
+    """Refuse ``value`` unless it is one of ``choices``: one line naming the option and the closest."""
+    choices = list(choices)
+    if value in choices:
+        return
+    from labcore.cli import closest
+
+    hint = closest(str(value), [str(c) for c in choices])
+    raise DataError(
+        f"{name} must be one of {', '.join(map(str, choices))} (got {value!r})"
+        + (f"; did you mean {hint!r}?" if hint else "")
+    )
+
+
+def check_choices(obj, group: str = "") -> None:
+    """Every ``Literal[...]``-typed field of dataclass ``obj`` holds one of its choices.
+
+    ``group`` prefixes the option names in the message (``model`` → ``model.arch``); nested
+    dataclass fields are checked too, with their own prefix.
+    """
+    import typing
+
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        name = f"{group}.{f.name}" if group else f.name
+        if typing.get_origin(hints[f.name]) is typing.Literal:
+            check_choice(name, value, typing.get_args(hints[f.name]))
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            check_choices(value, name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 
@@ -34,3 +36,38 @@ def resolve_dtype(
     if not isinstance(value, torch.dtype):
         raise ValueError(f"unknown dtype {dtype!r}")
     return value
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    """``auto``/``None`` → ``cuda`` when available, else ``cpu``; CUDA asked for but absent → ``DataError``."""
+    from labcore.errors import DataError
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise DataError(f"--device {device}: no CUDA device is visible")
+    return str(device)
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (the affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def set_threads(threads: int = 0) -> int:
+    """Use ``threads`` intra-op threads (0 = one per core); returns the number set."""
+    n = threads or cpu_count()
+    torch.set_num_threads(n)
+    return n
+
+
+def data_workers(requested: int, threads: int | None = None) -> int:
+    """Data-loader workers that do not oversubscribe the cores left after ``threads``.
+
+    With every core busy in intra-op threads, loading happens in the main process (0).
+    """
+    threads = torch.get_num_threads() if threads is None else threads
+    return max(0, min(requested, cpu_count() - threads))

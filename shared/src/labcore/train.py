@@ -1,14 +1,12 @@
 """Training plumbing: seeding, run folders, checkpoints, and a Lightning ``Trainer`` factory.
 
-Run-folder convention: ``runs/<package>/<run-name>/`` holding ``config.json``
-(the resolved config), ``metrics.json``, ``checkpoints/`` and ``plots/``.
+The run-folder contract (``config.json``, ``metrics.json``, ``metrics.csv``, ``plots/``,
+``log.txt``) is :class:`labcore.rundir.RunDir`, re-exported here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
-import json
 import os
 import random
 from pathlib import Path
@@ -18,7 +16,8 @@ import numpy as np
 import torch
 
 from labcore.device import default_dtype, resolve_dtype, select_device
-from labcore.io import atomic_path, read_json, write_json
+from labcore.io import atomic_path
+from labcore.rundir import RunDir
 
 __all__ = [
     "RunDir",
@@ -46,59 +45,6 @@ def seed_everything(seed: int) -> int:
 def lightning_precision(device: str | torch.device | None = None) -> str:
     """Lightning precision string: ``bf16-mixed`` on a bf16-capable GPU, ``32-true`` otherwise."""
     return "bf16-mixed" if default_dtype(device) == torch.bfloat16 else "32-true"
-
-
-# ---------------------------------------------------------------- run folders
-
-
-def _jsonable(config: Any) -> Any:
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        config = dataclasses.asdict(config)
-    return json.loads(json.dumps(config, default=str))
-
-
-@dataclasses.dataclass(frozen=True)
-class RunDir:
-    """A run folder ``<root>/<package>/<name>/`` with its standard contents."""
-
-    path: Path
-
-    @classmethod
-    def create(cls, package: str, name: str, root: str | os.PathLike = "runs") -> RunDir:
-        """Create (or reopen, for resuming) ``<root>/<package>/<name>/`` and its sub-folders."""
-        run = cls(Path(root) / package / name)
-        run.checkpoints.mkdir(parents=True, exist_ok=True)
-        run.plots.mkdir(parents=True, exist_ok=True)
-        return run
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
-
-    @property
-    def plots(self) -> Path:
-        return self.path / "plots"
-
-    @property
-    def config_file(self) -> Path:
-        return self.path / "config.json"
-
-    @property
-    def metrics_file(self) -> Path:
-        return self.path / "metrics.json"
-
-    def save_config(self, config: Any) -> Path:
-        """Write the resolved config (a dataclass or a JSON-able mapping) to ``config.json``."""
-        return write_json(self.config_file, _jsonable(config))
-
-    def load_metrics(self) -> dict:
-        return read_json(self.metrics_file) if self.metrics_file.exists() else {}
-
-    def update_metrics(self, **metrics: Any) -> dict:
-        """Merge ``metrics`` into ``metrics.json`` (atomic rewrite) and return the result."""
-        merged = {**self.load_metrics(), **_jsonable(metrics)}
-        write_json(self.metrics_file, merged)
-        return merged
 
 
 # ---------------------------------------------------------------- plain-PyTorch checkpoints
