@@ -9,13 +9,14 @@ process, so the ratio is meaningful on a noisy shared machine.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import torch
 
 from onelayer_theory.config import preset
-from onelayer_theory.data import World
 from onelayer_theory.model import build_model
+from onelayer_theory.synth import World
 from onelayer_theory.train import pretrain
 
 
@@ -35,7 +36,7 @@ def main() -> None:
 
     cfg = preset(args.preset).replace(**{"pretrain.steps": args.steps})
     seeds = list(range(args.models))
-    worlds = [World(cfg.data.__class__(**{**cfg.data.__dict__, "seed": s})) for s in seeds]
+    worlds = [World(dataclasses.replace(cfg.data, seed=s)) for s in seeds]
     run(cfg.replace(**{"pretrain.steps": 5}), worlds[:1], seeds[:1])  # warm-up
 
     batched = run(cfg, worlds, seeds)

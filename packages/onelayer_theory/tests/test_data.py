@@ -6,7 +6,7 @@ import torch
 
 from labcore.errors import DataError
 from onelayer_theory.config import DataConfig
-from onelayer_theory.data import BOS, PAD, Q, World
+from onelayer_theory.synth import BOS, PAD, Q, World
 
 
 def small(**changes) -> DataConfig:

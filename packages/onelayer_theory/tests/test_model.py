@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from onelayer_theory.config import FinetuneConfig, ModelConfig, RunConfig, TrainConfig
-from onelayer_theory.lora import add_lora, lora_parameters
 from onelayer_theory.model import OneLayerTransformer, build_model
+from onelayer_theory.model.lora import add_lora, lora_parameters
 
 TINY = ModelConfig(d_model=16, n_heads=2, mlp_width=32)
 

@@ -1,140 +1,162 @@
-"""``onelayer``: data cards, sweeps and reports for the one-layer knowledge testbed."""
+"""``onelayer``: dataset cards, sweeps and reports for the one-layer knowledge testbed.
+
+Every option of a run is a field of :class:`~onelayer_theory.config.RunConfig`
+(``--data.coverage 0.5``, ``--finetune.lr 3e-3``, ``--config FILE``, ``--print_config``);
+``--preset`` picks named defaults. Nothing here imports torch at import time, so
+``--help`` and refusals are instant; the commands import it when they run.
+"""
 
 from __future__ import annotations
 
-import argparse
-import ast
 import sys
 import time
-from pathlib import Path
 
-from labcore.errors import DataError, cli_errors
+from labcore.cli import App, Arg, Command
+from labcore.errors import DataError
 from onelayer_theory import __version__
-from onelayer_theory.config import PRESETS, preset
-from onelayer_theory.data import World
-from onelayer_theory.experiments import EXPERIMENTS, get_experiment, run_sweep
-from onelayer_theory.results import (
-    markdown_table,
-    plot_experiment,
-    read_results,
-    summarize,
-    write_results,
-)
+from onelayer_theory.config import PRESETS, RunConfig
+from onelayer_theory.experiments import EXPERIMENTS, build_runs, get_experiment
 
-
-def _parse_sets(items: list[str]) -> dict:
-    """``--set data.coverage=0.5`` pairs; values are Python literals where possible."""
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise DataError(f"--set {item!r}: expected KEY=VALUE, e.g. --set data.coverage=0.5")
-        key, raw = item.split("=", 1)
-        try:
-            value = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            value = raw
-        out[key.strip()] = value
-    return out
+PACKAGE = "onelayer_theory"
 
 
 def cmd_data(args) -> int:
-    cfg = preset(args.preset).replace(**_parse_sets(args.set)).validate()
-    for key, value in World(cfg.data).card().items():
+    """Print the dataset card of the configured world."""
+    from onelayer_theory.synth import World
+
+    for key, value in World(args.config.data).card().items():
         print(f"{key:>20}: {value}")
     return 0
 
 
-def cmd_run(args) -> int:
+def _seeds(args) -> list[int]:
+    return list(range(args.config.seed, args.config.seed + args.seeds))
+
+
+def check_run(args) -> None:
+    """Refuse a bad experiment, seed count or grid point before anything is written."""
     experiment = get_experiment(args.experiment)
     if args.seeds < 1:
         raise DataError(f"--seeds must be at least 1 (got {args.seeds})")
-    overrides = _parse_sets(args.set)
-    if args.device.startswith("cuda"):
-        import torch
+    build_runs(experiment, args.config, args.preset, _seeds(args))  # validates every point
 
-        if not torch.cuda.is_available():
-            raise DataError("--device cuda: no CUDA device is visible")
-    out = Path(args.out)
+
+def cmd_run(args) -> int:
+    """Run a sweep into the run folder ``--out``; an interrupted sweep resumes from it."""
+    from labcore.rundir import RunDir
+    from labcore.train import seed_everything
+    from onelayer_theory.report import (
+        experiment_report,
+        plot_experiment,
+        plot_losses,
+        summary_metrics,
+        write_results,
+    )
+
+    experiment = get_experiment(args.experiment)
+    runs = build_runs(experiment, args.config, args.preset, _seeds(args))
+    run = RunDir.for_args(args, PACKAGE)
+    title = f"{experiment.name} ({args.preset}, {args.seeds} seeds)"
+    if run.finished:
+        print(f"{run.path}: already finished", file=sys.stderr)
+        print(experiment_report(experiment.name, _read(run.path), title))
+        return 0
+    from onelayer_theory.train.sweep import run_sweep
+
+    seed_everything(args.config.seed)
     start = time.perf_counter()
-    rows = run_sweep(
-        experiment,
-        args.preset,
-        list(range(args.seeds)),
-        out,
-        args.device,
-        overrides,
-        log=lambda m: print(m, file=sys.stderr),
+    run.print(f"{title}: {len(runs)} model(s) on {args.device}, {args.threads} thread(s)")
+
+    def log_history(stage: str, group: int, history: list[dict]) -> None:
+        for entry in history:
+            losses = entry["loss"]
+            run.log(
+                entry["step"],
+                stage=stage,
+                group=group,
+                members=len(losses),
+                loss_mean=sum(losses) / len(losses),
+                loss_max=max(losses),
+            )
+
+    rows = run_sweep(experiment, runs, run.path, args.device, run.print, log_history)
+    write_results(run.path / "results.csv", rows, experiment.columns)
+    plot_experiment(
+        run.plots / f"{experiment.name}.png", rows, experiment.variable, experiment.series
     )
-    variables = [experiment.variable] + ([experiment.series] if experiment.series else [])
-    write_results(out / "results.csv", rows, variables)
-    plot_experiment(out / f"{experiment.name}.png", rows, experiment.variable, experiment.series)
-    group_by = ([experiment.series] if experiment.series else []) + [experiment.variable]
-    print(f"## {experiment.name} ({args.preset}, {args.seeds} seeds): {experiment.claim}\n")
-    print(markdown_table(summarize(rows, group_by), group_by))
-    print(
-        f"\nwrote {out / 'results.csv'} and {out / (experiment.name + '.png')} in {time.perf_counter() - start:.0f}s"
+    plot_losses(run.plots / "training_loss.png", run.history())
+    elapsed = time.perf_counter() - start
+    run.finish(
+        experiment=experiment.name,
+        models=len(rows),
+        seconds=round(elapsed, 1),
+        points=summary_metrics(rows, experiment.group_by),
     )
+    print(experiment_report(experiment.name, rows, title))
+    run.print(f"wrote {run.path} ({len(rows)} results) in {elapsed:.0f}s")
     return 0
+
+
+def _read(path):
+    from onelayer_theory.report import read_results
+
+    return read_results(path)
 
 
 def cmd_report(args) -> int:
-    for folder in args.dirs:
-        rows = read_results(Path(folder))
-        name = str(rows[0]["experiment"]) if rows else ""
-        experiment = EXPERIMENTS.get(name)
-        if experiment is None:
-            raise DataError(f"{folder}: results.csv names an unknown experiment {name!r}")
-        group_by = ([experiment.series] if experiment.series else []) + [experiment.variable]
-        print(f"## {name} — {experiment.claim}\n")
-        print(markdown_table(summarize(rows, group_by), group_by))
-        print()
+    """Print the README tables of one or more run folders (mean ± std over seeds)."""
+    from onelayer_theory.report import report
+
+    print(report(args.dirs))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="onelayer",
-        description="How one-layer transformers store facts (MLP) and extract them (attention), and when extraction fails.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("data", help="print the dataset card of a preset")
-    p.add_argument("--preset", default="default", choices=list(PRESETS))
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, e.g. data.coverage=0.5",
-    )
-    p.set_defaults(func=cmd_data)
-
-    p = sub.add_parser("run", help="run a sweep and write DIR/results.csv and DIR/NAME.png")
-    p.add_argument("--experiment", required=True, choices=list(EXPERIMENTS))
-    p.add_argument("--preset", default="default", choices=list(PRESETS))
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument(
-        "--out", required=True, help="output folder (an interrupted run resumes from it)"
-    )
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, e.g. finetune.lr=3e-3",
-    )
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser("report", help="markdown tables (mean ± std over seeds) of finished runs")
-    p.add_argument("dirs", nargs="+", help="folders holding results.csv")
-    p.set_defaults(func=cmd_report)
-    return parser
-
-
-@cli_errors
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``onelayer`` console script."""
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+app = App(
+    "onelayer",
+    "How one-layer transformers store facts (MLP) and extract them (attention), "
+    "and when extraction fails.",
+    package=PACKAGE,
+    version=__version__,
+    commands=[
+        Command(
+            "data",
+            cmd_data,
+            help="print the dataset card of a configured world",
+            config=RunConfig,
+            presets=PRESETS,
+            out=None,
+            common=(),
+        ),
+        Command(
+            "run",
+            cmd_run,
+            help="run a sweep into a run folder (results.csv, metrics, plots; resumable)",
+            config=RunConfig,
+            presets=PRESETS,
+            args=[
+                Arg(
+                    "--experiment",
+                    required=True,
+                    choices=list(EXPERIMENTS),
+                    help="the sweep (see the README's Experiments table)",
+                ),
+                Arg(
+                    "--seeds",
+                    type=int,
+                    default=3,
+                    help="seeds per grid point: seed .. seed+N-1 (each seeds the world and the model)",
+                ),
+            ],
+            check=check_run,
+        ),
+        Command(
+            "report",
+            cmd_report,
+            help="markdown tables (mean ± std over seeds) of finished run folders",
+            out=None,
+            common=(),
+            args=[Arg("dirs", nargs="+", type=str, help="run folders (or folders holding them)")],
+        ),
+    ],
+)
+main = app.main

@@ -1,18 +1,18 @@
 """Configuration dataclasses for data, model and training, with validation and presets.
 
-Every field has a default that runs. Invalid combinations raise
-:class:`labcore.errors.DataError` naming the option, so the CLI can refuse them
-with one line and exit code 2 before anything is written.
+Every field has a default that runs; the fields are the ``onelayer`` options
+(``--data.coverage 0.5``, ``--finetune.lr 3e-3``). Invalid combinations raise
+:class:`labcore.errors.DataError` naming the option, so the CLI refuses them with
+one line and exit code 2 before anything is written. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from labcore.config import replace_dotted
+from labcore.config import check_choices, replace_dotted
 from labcore.errors import DataError
 
 
@@ -74,19 +74,26 @@ class ModelConfig:
     """A one-layer transformer (``arch="onelayer"``) or a GPT-2 from transformers (``arch="gpt2"``)."""
 
     arch: Literal["onelayer", "gpt2"] = "onelayer"
+    """``onelayer`` (the batched in-house model) or ``gpt2`` (transformers' GPT-2, any depth)."""
     d_model: int = 128
+    """Width of the residual stream and the embeddings."""
     n_heads: int = 1
+    """Attention heads (``d_model`` must be divisible by it)."""
     mlp_width: int = 256
+    """Hidden width of the MLP."""
     activation: Literal["relu", "gelu", "silu"] = "relu"
+    """MLP non-linearity."""
     norm: Literal["none", "layer"] = "none"
     """No normalisation by default, as in the stylised model; ``layer`` adds pre-LayerNorms."""
     tie_embeddings: bool = False
+    """Use the token embedding as the unembedding."""
     n_layers: int = 1
     """Only for ``arch="gpt2"`` (the depth experiment)."""
     init_std: float = 0.02
+    """Standard deviation of the normal initialisation of every weight."""
 
     def validate(self) -> None:
-        _check_choices(self, "model")
+        check_choices(self, "model")
         if self.d_model < 1 or self.mlp_width < 1 or self.n_heads < 1:
             raise DataError("model.d_model, model.mlp_width and model.n_heads must be at least 1")
         if self.d_model % self.n_heads:
@@ -104,22 +111,33 @@ class TrainConfig:
     """One training stage (pre-training or fine-tuning)."""
 
     steps: int = 2000
+    """Optimizer steps."""
     batch_size: int = 32
+    """Sequences per step and member."""
     lr: float = 1e-2
+    """Peak learning rate."""
     weight_decay: float = 0.0
+    """Decoupled weight decay (AdamW) or L2 penalty (SGD)."""
     optimizer: Literal["adamw", "sgd"] = "adamw"
+    """AdamW, or SGD with momentum 0.9."""
     schedule: Literal["constant", "cosine", "step"] = "cosine"
-    """``cosine`` = linear warm-up then cosine decay to 10%; ``step`` = x0.1 at 50% and 75% of steps."""
+    """After linear warm-up: ``constant``; ``cosine`` decay to 10%; ``step`` = x0.1 at 50% and 75%
+    of the steps after warm-up."""
     warmup_steps: int = 100
+    """Linear warm-up steps."""
     grad_clip: float = 1.0
     """Clip each member's gradient norm to this (0 = off); per member, so members stay independent."""
 
     def validate(self, stage: str) -> None:
-        _check_choices(self, stage)
+        check_choices(self, stage)
         if self.steps < 1 or self.batch_size < 1:
             raise DataError(f"{stage}.steps and {stage}.batch_size must be at least 1")
         if self.lr <= 0:
             raise DataError(f"{stage}.lr must be positive (got {self.lr})")
+        if self.warmup_steps < 0 or self.grad_clip < 0 or self.weight_decay < 0:
+            raise DataError(
+                f"{stage}.warmup_steps, {stage}.grad_clip and {stage}.weight_decay must be >= 0"
+            )
 
 
 @dataclass(frozen=True)
@@ -127,8 +145,11 @@ class FinetuneConfig(TrainConfig):
     """Q&A fine-tuning: full (``lora_rank=0``) or LoRA on the chosen weights."""
 
     steps: int = 300
+    """Optimizer steps."""
     lr: float = 3e-4
+    """Peak learning rate."""
     warmup_steps: int = 30
+    """Linear warm-up steps."""
     lora_rank: int = 0
     """0 = full fine-tuning; r > 0 trains rank-r adapters only."""
     lora_targets: tuple[str, ...] = ("attn", "mlp_in")
@@ -142,11 +163,16 @@ class RunConfig:
     """Everything that defines one trained model (one ensemble member)."""
 
     data: DataConfig = field(default_factory=DataConfig)
+    """The synthetic knowledge world."""
     model: ModelConfig = field(default_factory=ModelConfig)
+    """The model."""
     pretrain: TrainConfig = field(default_factory=TrainConfig)
+    """Pre-training on biographies."""
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    """Q&A fine-tuning."""
     seed: int = 0
-    """Seed of initialisation and batch order (the world has its own seed in ``data``)."""
+    """Seed of initialisation and batch order (the world has its own seed in ``data``); a sweep
+    with ``--seeds N`` uses seeds ``seed .. seed+N-1`` for both."""
 
     def validate(self) -> RunConfig:
         self.data.validate()
@@ -168,27 +194,19 @@ class RunConfig:
             raise DataError("finetune.lora_rank is only implemented for model.arch=onelayer")
         return self
 
-    def replace(self, **changes) -> RunConfig:
+    def replace(self, **changes: Any) -> RunConfig:
         """A copy with dotted-path changes, e.g. ``replace(**{"data.coverage": 0.5, "seed": 1})``."""
-        cfg = self
-        for path, value in changes.items():
-            cfg = replace_dotted(cfg, path, value)
-        return cfg
+        return apply_changes(self, changes)
 
 
-def _check_choices(obj, group: str) -> None:
-    """Fields typed ``Literal[...]`` must hold one of their choices."""
-    hints = typing.get_type_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        if typing.get_origin(hints[f.name]) is Literal:
-            choices = typing.get_args(hints[f.name])
-            if getattr(obj, f.name) not in choices:
-                raise DataError(
-                    f"{group}.{f.name} must be one of {', '.join(map(str, choices))} "
-                    f"(got {getattr(obj, f.name)!r})"
-                )
+def apply_changes(cfg: Any, changes: Mapping[str, Any]) -> Any:
+    """``cfg`` with each dotted key of ``changes`` set (``labcore.config.replace_dotted``)."""
+    for path, value in changes.items():
+        cfg = replace_dotted(cfg, path, value)
+    return cfg
 
 
+#: Named defaults for ``--preset`` (dotted keys; the command line and ``--config`` go on top).
 PRESETS: dict[str, dict] = {
     # Seconds on 2 cores: a small world, short training.
     "smoke": {
@@ -223,7 +241,7 @@ PRESETS: dict[str, dict] = {
 
 
 def preset(name: str) -> RunConfig:
-    """The base config of a preset (``smoke``, ``default`` or ``gpu``)."""
+    """The config of a preset (``smoke``, ``default`` or ``gpu``) without other changes."""
     if name not in PRESETS:
         raise DataError(f"--preset must be one of {', '.join(PRESETS)} (got {name!r})")
-    return RunConfig().replace(**PRESETS[name])
+    return apply_changes(RunConfig(), PRESETS[name])

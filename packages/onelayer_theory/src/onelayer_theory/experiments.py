@@ -1,40 +1,18 @@
-"""The sweeps: each claim of the paper as a grid of configs x seeds, trained as batched ensembles.
+"""The sweeps: each claim of the paper as a grid of config changes x seeds.
 
-Running a sweep:
-
-1. every (grid point, seed) becomes a :class:`RunConfig` (the seed seeds both the
-   world and the initialisation);
-2. pre-training runs once per distinct (data, model, pre-training, seed): runs
-   that differ only in fine-tuning share it; specs with equal shapes train
-   together as one ensemble;
-3. fine-tuning runs per group of equal shapes and equal fine-tuning settings,
-   starting from copies of the pre-trained members;
-4. each finished fine-tuning group is saved under ``OUT/.partial/`` so an
-   interrupted sweep resumes where it stopped.
+Every (grid point, seed) becomes a :class:`RunConfig` (the seed seeds both the world
+and the initialisation); :func:`build_runs` validates them all before anything runs.
+How they are trained is :mod:`onelayer_theory.train.sweep`. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import torch
-
-from labcore.errors import DataError
-from labcore.io import read_json, write_json
-from labcore.train import load_checkpoint, save_checkpoint
-from onelayer_theory.config import RunConfig, preset
-from onelayer_theory.data import QA_PROMPT_LEN, World
-from onelayer_theory.evaluate import evaluate, predict, pretrain_loss, stack_padded
-from onelayer_theory.model import build_model
-from onelayer_theory.train import finetune, pretrain
+from labcore.config import check_choice
+from onelayer_theory.config import RunConfig, apply_changes
 
 
 @dataclass(frozen=True)
@@ -54,6 +32,16 @@ class Experiment:
     """Grid points for a preset name."""
     series: str | None = None
     """A second column that splits the plot into several curves."""
+
+    @property
+    def group_by(self) -> list[str]:
+        """The columns of a results table that identify a grid point (series first)."""
+        return ([self.series] if self.series else []) + [self.variable]
+
+    @property
+    def columns(self) -> list[str]:
+        """The swept columns of ``results.csv`` (variable first)."""
+        return [self.variable] + ([self.series] if self.series else [])
 
 
 def _coverage(preset_name: str) -> list[Point]:
@@ -161,165 +149,22 @@ EXPERIMENTS = {
 
 
 def get_experiment(name: str) -> Experiment:
-    if name not in EXPERIMENTS:
-        raise DataError(f"--experiment must be one of {', '.join(EXPERIMENTS)} (got {name!r})")
+    """The experiment called ``name``; anything else is refused naming the closest one."""
+    check_choice("--experiment", name, EXPERIMENTS)
     return EXPERIMENTS[name]
 
 
-def _key(*parts) -> str:
-    blob = json.dumps(
-        [dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p for p in parts],
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha1(blob.encode()).hexdigest()[:16]
-
-
 def build_runs(
-    experiment: Experiment, preset_name: str, seeds: Sequence[int], overrides: dict | None = None
+    experiment: Experiment, base: RunConfig, preset_name: str, seeds: Sequence[int]
 ) -> list[tuple[dict, RunConfig]]:
-    """Every (labels, config) of a sweep, validated before anything runs."""
-    base = preset(preset_name).replace(**(overrides or {}))
+    """Every (labels, config) of a sweep from the ``base`` config, validated before anything runs.
+
+    The grid depends on the preset name (``smoke`` sweeps fewer points).
+    """
     runs = []
     for point in experiment.grid(preset_name):
         for seed in seeds:
-            cfg = base.replace(**point.changes, seed=seed, **{"data.seed": seed}).validate()
+            changes = {**point.changes, "seed": seed, "data.seed": seed}
+            cfg = apply_changes(base, changes).validate()
             runs.append(({**point.labels, "seed": seed}, cfg))
     return runs
-
-
-def _pretrain_key(cfg: RunConfig) -> str:
-    """What pre-training depends on: coverage only matters for fine-tuning (the world draws it last)."""
-    data = dataclasses.replace(cfg.data, coverage=1.0)
-    return _key(data, cfg.model, cfg.pretrain, cfg.seed)
-
-
-def _pretrain_specs(runs):
-    """Distinct pre-training specs, grouped by everything that must match inside one ensemble."""
-    specs = {}
-    for _, cfg in runs:
-        specs[_pretrain_key(cfg)] = cfg
-    groups = defaultdict(list)
-    for key, cfg in specs.items():
-        world = World(cfg.data)
-        groups[_key(cfg.model, cfg.pretrain, world.vocab.size, world.biography_length)].append(
-            (key, cfg, world)
-        )
-    return list(groups.values())
-
-
-def _stack_states(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    return {k: torch.stack([s[k] for s in states]) for k in states[0]}
-
-
-def run_sweep(
-    experiment: Experiment,
-    preset_name: str,
-    seeds: Sequence[int],
-    out: Path,
-    device: str = "cpu",
-    overrides: dict | None = None,
-    log: Callable[[str], None] = print,
-) -> list[dict]:
-    """Train and evaluate every run of ``experiment``; return one result row per run."""
-    runs = build_runs(experiment, preset_name, seeds, overrides)
-    partial = out / ".partial"
-    by_shape = defaultdict(list)
-    for labels, cfg in runs:
-        world_shape = World(cfg.data).vocab.size
-        by_shape[_key(cfg.model, cfg.pretrain, cfg.finetune, world_shape)].append((labels, cfg))
-    # A group's file name covers its members too, so a changed grid never reuses stale rows.
-    ft_groups = {_key(k, *(c for _, c in g)): g for k, g in by_shape.items()}
-    todo = {k: g for k, g in ft_groups.items() if not (partial / f"{k}.json").exists()}
-    if len(todo) < len(ft_groups):
-        log(f"resuming: {len(ft_groups) - len(todo)} of {len(ft_groups)} groups already done")
-
-    # 1. pre-training, only for specs that some unfinished group needs; each
-    # finished ensemble is checkpointed so a killed sweep keeps it
-    needed = {_pretrain_key(c) for g in todo.values() for _, c in g}
-    pretrained: dict[str, dict] = {}
-    for group in _pretrain_specs([(None, c) for g in todo.values() for _, c in g]):
-        cached = {key: partial / f"pretrain-{key}.pt" for key, _, _ in group}
-        for key, _, _ in group:
-            if key in needed and cached[key].exists():
-                pretrained[key] = load_checkpoint(cached[key])
-        group = [m for m in group if m[0] in needed and m[0] not in pretrained]
-        if not group:
-            continue
-        start = time.perf_counter()
-        cfg0, worlds = group[0][1], [w for _, _, w in group]
-        max_len = max(worlds[0].biography_length, QA_PROMPT_LEN + 1)
-        seeds = [c.seed for _, c, _ in group]
-        model = build_model(cfg0.model, worlds[0].vocab.size, max_len, seeds).to(device)
-        pretrain(model, worlds, cfg0.pretrain, seeds)
-        losses = pretrain_loss(model, worlds)
-        stored = predict(model, stack_padded([w.heldout_stored[0] for w in worlds], device)).cpu()
-        qa = predict(model, stack_padded([w.heldout_qa[0] for w in worlds], device)).cpu()
-        for e, (key, _, world) in enumerate(group):
-            pretrained[key] = {
-                "state": _member_state(model, e),
-                "pretrain_loss": float(losses[e]),
-                "stored_acc_pretrain": _accuracy(stored[e], world.heldout_stored[1]),
-                "heldout_acc_before_ft": _accuracy(qa[e], world.heldout_qa[1]),
-            }
-            save_checkpoint(cached[key], pretrained[key])
-        log(f"pre-trained {len(group)} model(s) in {time.perf_counter() - start:.1f}s")
-
-    # 2. fine-tuning per group, saved as it finishes
-    for key, group in todo.items():
-        start = time.perf_counter()
-        cfgs = [c for _, c in group]
-        worlds = [World(c.data) for c in cfgs]
-        specs = [pretrained[_pretrain_key(c)] for c in cfgs]
-        max_len = max(worlds[0].biography_length, QA_PROMPT_LEN + 1)
-        model = build_model(cfgs[0].model, worlds[0].vocab.size, max_len, [c.seed for c in cfgs])
-        if _batched(model):
-            model.load_state_dict(_stack_states([s["state"] for s in specs]))
-        else:
-            for member, spec in zip(model.members, specs, strict=True):
-                member.load_state_dict(spec["state"])
-        model.to(device)
-        mlp_in = model.mlp_in.weight.detach().clone() if _batched(model) else None
-        finetune(
-            model,
-            [(w.finetune_qa[0], w.finetune_qa[1]) for w in worlds],
-            cfgs[0].finetune,
-            [c.seed for c in cfgs],
-        )
-        metrics = evaluate(model, worlds, mlp_in)
-        rows = []
-        for (labels, _), spec, m in zip(group, specs, metrics, strict=True):
-            pre = {k: v for k, v in spec.items() if k != "state"}
-            rows.append({"experiment": experiment.name, **labels, **m, **pre})
-        write_json(partial / f"{key}.json", rows)
-        log(
-            f"fine-tuned {len(group)} model(s) in {time.perf_counter() - start:.1f}s: "
-            + ", ".join(f"{r['heldout_acc']:.2f}" for r in rows)
-        )
-
-    rows = [row for k in ft_groups for row in read_json(partial / f"{k}.json")]
-    order = {
-        json.dumps(labels, sort_keys=True, default=str): i for i, (labels, _) in enumerate(runs)
-    }
-    return sorted(
-        rows,
-        key=lambda r: order.get(
-            json.dumps({k: r[k] for k in runs[0][0]}, sort_keys=True, default=str), 0
-        ),
-    )
-
-
-def _member_state(model, e: int) -> dict[str, torch.Tensor]:
-    """Member ``e``'s weights on the CPU: a slice of the batched model, or a GPT-2 member's state."""
-    if _batched(model):
-        return {k: v[e].detach().cpu().clone() for k, v in model.state_dict().items()}
-    return {k: v.detach().cpu().clone() for k, v in model.members[e].state_dict().items()}
-
-
-def _accuracy(pred: torch.Tensor, answers: torch.Tensor) -> float:
-    """Accuracy over the first ``len(answers)`` predictions (the rest is padding)."""
-    return float((pred[: len(answers)] == answers).float().mean())
-
-
-def _batched(model) -> bool:
-    return not hasattr(model, "members")

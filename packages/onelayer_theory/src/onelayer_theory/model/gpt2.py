@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from labcore.train import seed_everything
 from onelayer_theory.config import ModelConfig
-from onelayer_theory.data import BOS
+from onelayer_theory.synth import BOS
 
 
 class GPT2Ensemble(nn.Module):
@@ -38,7 +39,7 @@ class GPT2Ensemble(nn.Module):
         )
         members = []
         for seed in seeds:
-            torch.manual_seed(seed)
+            seed_everything(seed)  # HF initialises from the global generator
             members.append(GPT2LMHeadModel(config))
         self.members = nn.ModuleList(members)
 

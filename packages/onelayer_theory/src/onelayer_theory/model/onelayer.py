@@ -173,7 +173,7 @@ class OneLayerTransformer(nn.Module):
 def build_model(cfg: ModelConfig, vocab_size: int, max_len: int, seeds: list[int]) -> nn.Module:
     """The ensemble for ``cfg.arch``: the one-layer model, or GPT-2 members for the depth experiment."""
     if cfg.arch == "gpt2":
-        from onelayer_theory.gpt2 import GPT2Ensemble
+        from onelayer_theory.model.gpt2 import GPT2Ensemble
 
         return GPT2Ensemble(cfg, vocab_size, max_len, seeds)
     return OneLayerTransformer(cfg, vocab_size, max_len, seeds)

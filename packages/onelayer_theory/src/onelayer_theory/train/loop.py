@@ -7,34 +7,33 @@ as training it alone (checked in the tests).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labcore import schedules
 from onelayer_theory.config import FinetuneConfig, TrainConfig
-from onelayer_theory.data import PAD, World
+from onelayer_theory.synth import PAD, World
+
+
+def schedule_options(cfg: TrainConfig) -> dict:
+    """``cfg``'s schedule as ``labcore.schedules`` options: linear warm-up, then ``constant``,
+    cosine decay to 10% (``min_ratio=0.1``) or ``step`` (x0.1 at 50% and 75% after warm-up)."""
+    return {
+        "total_steps": cfg.steps,
+        "warmup_steps": min(cfg.warmup_steps, cfg.steps - 1),
+        "schedule": cfg.schedule,
+        "min_ratio": 0.1,
+        "milestones": (0.5, 0.75),
+        "gamma": 0.1,
+    }
 
 
 def lr_lambda(cfg: TrainConfig):
     """Multiplier of the peak learning rate at each step, for ``cfg.schedule``."""
-    warm = max(0, min(cfg.warmup_steps, cfg.steps - 1))
-
-    def constant(step: int) -> float:
-        return min(1.0, (step + 1) / warm) if warm else 1.0
-
-    def cosine(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        progress = (step - warm) / max(1, cfg.steps - warm)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
-
-    def step_decay(step: int) -> float:
-        return constant(step) * (0.1 ** ((step >= cfg.steps // 2) + (step >= 3 * cfg.steps // 4)))
-
-    return {"constant": constant, "cosine": cosine, "step": step_decay}[cfg.schedule]
+    return schedules.lr_lambda(**schedule_options(cfg))
 
 
 def make_optimizer(params: Sequence[nn.Parameter], cfg: TrainConfig):
@@ -44,7 +43,7 @@ def make_optimizer(params: Sequence[nn.Parameter], cfg: TrainConfig):
     else:
         # foreach=False keeps each update element-wise identical whatever the ensemble size.
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+    return opt, schedules.lr_scheduler(opt, **schedule_options(cfg))
 
 
 class BatchSampler:
@@ -149,7 +148,7 @@ def finetune(
     log_every: int = 50,
 ) -> list[dict]:
     """Q&A fine-tuning with the loss on the answer only; LoRA when ``cfg.lora_rank > 0``."""
-    from onelayer_theory.lora import add_lora
+    from onelayer_theory.model.lora import add_lora
 
     device = next(model.parameters()).device
     if cfg.lora_rank:

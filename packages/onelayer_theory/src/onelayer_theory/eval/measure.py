@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from onelayer_theory.data import A, World
-from onelayer_theory.train import sequence_loss
+from onelayer_theory.synth import A, World
+from onelayer_theory.train.loop import sequence_loss
 
 
 def stack_padded(tensors: Sequence[torch.Tensor], device) -> torch.Tensor:

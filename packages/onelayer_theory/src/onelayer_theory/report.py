@@ -1,19 +1,23 @@
-"""Results tables: ``results.csv`` (one row per config x seed), summary plots and markdown reports."""
+"""Results of a sweep: ``results.csv`` (one row per config x seed), summaries, plots and the
+markdown tables of ``onelayer report``. Nothing here imports torch."""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from labcore.errors import DataError
 from labcore.io import write_text_atomic
-from labcore.plots import plot_bars, plot_curves
+from labcore.report import markdown_table, mean_std
+from labcore.rundir import find_runs
+
+PACKAGE = "onelayer_theory"
+RESULTS = "results.csv"
 
 FIRST_COLUMNS = [
     "experiment",
@@ -50,10 +54,11 @@ def write_results(path: Path, rows: Sequence[dict], variables: Sequence[str]) ->
 
 def read_results(path: Path) -> list[dict]:
     """Read a ``results.csv`` (numbers parsed back to floats where possible)."""
+    path = Path(path)
     if path.is_dir():
-        path = path / "results.csv"
+        path = path / RESULTS
     if not path.is_file():
-        raise DataError(f"{path}: no results.csv here (run `onelayer run ... --out DIR` first)")
+        raise DataError(f"{path}: no {RESULTS} here (run `onelayer run ... --out DIR` first)")
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
@@ -68,7 +73,7 @@ def read_results(path: Path) -> list[dict]:
 def summarize(
     rows: Sequence[dict], group_by: Sequence[str], metrics: Sequence[str] = SUMMARY_METRICS
 ) -> list[dict]:
-    """Mean and std over seeds for each group, in first-seen order."""
+    """Mean and sample std over seeds for each group, in first-seen order."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
         groups[tuple(row[g] for g in group_by)].append(row)
@@ -77,10 +82,8 @@ def summarize(
         entry = dict(zip(group_by, key, strict=True))
         entry["seeds"] = len(members)
         for m in metrics:
-            values = np.array([float(r[m]) for r in members if m in r and r[m] != ""], dtype=float)
-            entry[m] = (
-                (float(values.mean()), float(values.std())) if len(values) else (math.nan, math.nan)
-            )
+            values = [float(r[m]) for r in members if m in r and r[m] != ""]
+            entry[m] = mean_std(v for v in values if not math.isnan(v))
         out.append(entry)
     return out
 
@@ -93,22 +96,66 @@ def _fmt_value(v) -> str:
     return str(v)
 
 
-def markdown_table(
+def table(
     summary: Sequence[dict], group_by: Sequence[str], metrics: Sequence[str] = SUMMARY_METRICS
 ) -> str:
-    header = [*group_by, "seeds", *metrics]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    """The markdown table of a summary: grid point, seeds, then ``mean ± std`` per metric."""
+    rows = []
     for entry in summary:
-        cells = [_fmt_value(entry[g]) for g in group_by] + [str(entry["seeds"])]
-        cells += [f"{entry[m][0]:.3f} ± {entry[m][1]:.3f}" for m in metrics]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        row = {g: _fmt_value(entry[g]) for g in group_by} | {"seeds": str(entry["seeds"])}
+        for m in metrics:
+            mean, std = entry[m]
+            row[m] = f"{mean:.3f} ± {std:.3f}"
+        rows.append(row)
+    return markdown_table(rows, [*group_by, "seeds", *metrics])
+
+
+def summary_metrics(rows: Sequence[dict], group_by: Sequence[str]) -> list[dict]:
+    """The summary as JSON-able rows (``metric_mean`` / ``metric_std``), for ``metrics.json``."""
+    out = []
+    for entry in summarize(rows, group_by):
+        point = {g: entry[g] for g in group_by} | {"seeds": entry["seeds"]}
+        for m in SUMMARY_METRICS:
+            point[f"{m}_mean"], point[f"{m}_std"] = entry[m]
+        out.append(point)
+    return out
+
+
+def experiment_report(name: str, rows: Sequence[dict], title: str) -> str:
+    """``## experiment (preset, seeds) — claim`` and its table."""
+    from onelayer_theory.experiments import EXPERIMENTS
+
+    experiment = EXPERIMENTS.get(name)
+    if experiment is None:
+        raise DataError(f"{RESULTS} names an unknown experiment {name!r}")
+    summary = summarize(rows, experiment.group_by)
+    return f"## {title} — {experiment.claim}\n\n{table(summary, experiment.group_by)}\n"
+
+
+def report(paths: Sequence[str | Path]) -> str:
+    """The markdown tables of every finished ``onelayer run`` folder at or below ``paths``."""
+    parts = []
+    for run in find_runs(list(paths), PACKAGE):
+        if not (run.path / RESULTS).is_file():
+            print(f"{run.path}: not finished yet, skipped", file=sys.stderr)
+            continue
+        config = run.config()
+        rows = read_results(run.path)
+        name = str(config.get("experiment") or (rows[0]["experiment"] if rows else ""))
+        n_seeds = len({r["seed"] for r in rows})
+        title = f"{name} ({config.get('preset', '?')}, {n_seeds} seeds; {run.path})"
+        parts.append(experiment_report(name, rows, title))
+    if not parts:
+        raise DataError(f"{', '.join(map(str, paths))}: no finished onelayer run to report")
+    return "\n".join(parts)
 
 
 def plot_experiment(
     path: Path, rows: Sequence[dict], variable: str, series: str | None = None
 ) -> Path:
     """Held-out (extraction) and stored accuracy against the swept variable, mean over seeds."""
+    from labcore.plots import plot_bars, plot_curves
+
     group_by = [series, variable] if series else [variable]
     summary = summarize(rows, group_by)
     numeric = all(isinstance(e[variable], (int, float)) for e in summary)
@@ -132,4 +179,23 @@ def plot_experiment(
         xlabel=variable,
         ylabel="accuracy (mean over seeds)",
         logx=positive and len(curves[next(iter(curves))][0]) > 2,
+    )
+
+
+def plot_losses(path: Path, history: Sequence[dict]) -> Path | None:
+    """Training loss (mean over an ensemble's members) per stage and group, from ``metrics.csv``."""
+    from labcore.plots import plot_curves
+
+    curves: dict[str, tuple[list, list]] = {}
+    for row in history:
+        if "loss_mean" not in row:
+            continue
+        label = f"{row.get('stage', '?')} {row.get('group', '')}".strip()
+        xs, ys = curves.setdefault(label, ([], []))
+        xs.append(row["step"])
+        ys.append(row["loss_mean"])
+    if not curves:
+        return None
+    return plot_curves(
+        path, curves, xlabel="step", ylabel="training loss (mean over members)", logy=True
     )

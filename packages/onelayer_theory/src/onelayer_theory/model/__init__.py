@@ -1,0 +1,5 @@
+"""The models: the batched one-layer transformer, GPT-2 members for depth, LoRA adapters."""
+
+from onelayer_theory.model.onelayer import BatchedLinear, OneLayerTransformer, build_model
+
+__all__ = ["BatchedLinear", "OneLayerTransformer", "build_model"]
