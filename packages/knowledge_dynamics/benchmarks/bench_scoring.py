@@ -7,6 +7,9 @@
 
     uv run --frozen python packages/knowledge_dynamics/benchmarks/bench_scoring.py \
         --checkpoint runs/kd-default/pretrain/mid --preset default --out runs/kd-bench
+
+(``runs/kd-default/pretrain/mid`` is a stage folder written by ``knowledge-dynamics
+pretrain`` / ``experiments``.)
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from knowledge_dynamics.analyze import METRIC_KEYS, analyze
 from knowledge_dynamics.config import preset
-from knowledge_dynamics.data.synth import synth_knowledge
+from knowledge_dynamics.eval.analyze import METRIC_KEYS, analyze
+from knowledge_dynamics.eval.probes import build_probes, score_probes, score_probes_loop
 from knowledge_dynamics.model import load_checkpoint_model
-from knowledge_dynamics.probes import build_probes, score_probes, score_probes_loop
-from knowledge_dynamics.runner import run_inject
+from knowledge_dynamics.synth.generator import synth_knowledge
+from knowledge_dynamics.train.runner import run_inject
 
 
 def bench_batched(checkpoint: str, n_items: int, repeats: int) -> float:
@@ -56,7 +59,7 @@ def bench_schedules(checkpoint: str, preset_name: str, out: Path) -> None:
         cfg = base.replace(**{"inject.schedule": kind})
         run = out / kind
         t0 = time.perf_counter()
-        run_inject(cfg, checkpoint, run, progress=False)
+        run_inject(cfg, checkpoint, run, progress=False)  # an `inject` run folder
         wall = time.perf_counter() - t0
         timing = json.loads((run / "timing.json").read_text())
         res[kind] = (timing, wall, analyze(run, cfg.analysis))

@@ -40,7 +40,7 @@ def micro_cfg():
 
 @pytest.fixture(scope="session")
 def micro_stages(micro_cfg, tmp_path_factory, monkeypatch_session):
-    from knowledge_dynamics.pretrain import pretrain
+    from knowledge_dynamics.train.pretrain import pretrain
 
     return pretrain(micro_cfg, tmp_path_factory.mktemp("pretrain"), progress=False)
 

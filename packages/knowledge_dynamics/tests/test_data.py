@@ -5,10 +5,11 @@ import sys
 import pytest
 
 from knowledge_dynamics.config import CorpusConfig
-from knowledge_dynamics.data.corpus import load_documents, pack, synthetic_documents
+from knowledge_dynamics.data.corpus import load_documents, pack
 from knowledge_dynamics.data.knowledge import load_fictional_knowledge
-from knowledge_dynamics.data.names import side_of
-from knowledge_dynamics.data.synth import synth_knowledge
+from knowledge_dynamics.synth.background import synthetic_documents
+from knowledge_dynamics.synth.generator import synth_knowledge
+from knowledge_dynamics.synth.names import side_of
 from labcore.errors import DataError
 
 # Two entries written in the paper's exact schema (7 keys + paraphrases, five probes each).
@@ -108,7 +109,7 @@ def test_synth_schema_and_determinism(tmp_path):
             "synth",
             "--out",
             str(tmp_path / "s.json"),
-            "--n-items",
+            "--synth.n_items",
             "6",
             "--seed",
             "3",
@@ -119,6 +120,15 @@ def test_synth_schema_and_determinism(tmp_path):
     assert proc.returncode == 0, proc.stderr
     loaded = load_fictional_knowledge(tmp_path / "s.json")
     assert [x.to_json() for x in loaded] == [x.to_json() for x in a]
+    # the same command again is a no-op; another knowledge set is not written over the file
+    again = subprocess.run(proc.args, capture_output=True, text=True)
+    assert again.returncode == 0 and "already holds" in again.stdout
+    other = [*proc.args[:-1], "4"]
+    refused = subprocess.run(other, capture_output=True, text=True)
+    assert refused.returncode == 2 and "exists" in refused.stderr
+    assert [x.to_json() for x in load_fictional_knowledge(tmp_path / "s.json")] == [
+        x.to_json() for x in a
+    ]
 
 
 def test_injected_entities_are_disjoint_from_background():
@@ -132,7 +142,7 @@ def test_injected_entities_are_disjoint_from_background():
 
 
 def test_background_order_is_fixed(micro_cfg):
-    from knowledge_dynamics.tokenizer import train_tokenizer
+    from knowledge_dynamics.model.tokenizer import train_tokenizer
 
     pre, stream = load_documents(micro_cfg.corpus)
     pre2, stream2 = load_documents(micro_cfg.corpus)

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from knowledge_dynamics.config import InjectConfig
-from knowledge_dynamics.data.synth import synth_knowledge
-from knowledge_dynamics.injection import inject_rows, make_plan, scenario_of, shard_rows
+from knowledge_dynamics.synth.generator import synth_knowledge
+from knowledge_dynamics.train.injection import inject_rows, make_plan, scenario_of, shard_rows
 from labcore.errors import DataError
 
 EOS = 0
@@ -60,7 +60,7 @@ def test_ddp_shards_give_the_global_update():
     """Summing per-rank gradients (loss / global count) equals one process on the global batch."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from knowledge_dynamics.train import sum_lm_loss
+    from knowledge_dynamics.train.step import sum_lm_loss
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from knowledge_dynamics.metrics import (
+from knowledge_dynamics.eval.metrics import (
     Trajectory,
     effectivity,
     filtered_mean,
@@ -12,7 +12,7 @@ from knowledge_dynamics.metrics import (
     mean_retention_grid,
     retainability_curve,
 )
-from knowledge_dynamics.schedule import adaptive_steps, retention_grid
+from knowledge_dynamics.train.schedule import adaptive_steps, retention_grid
 
 
 def test_lam_and_effectivity_on_hand_made_trajectory():

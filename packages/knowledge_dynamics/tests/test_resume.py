@@ -7,7 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from knowledge_dynamics.runner import read_probe_log, run_inject
+from knowledge_dynamics.eval.probe_log import read_probe_log
+from knowledge_dynamics.train.runner import run_inject
 
 
 def _logs_equal(a, b):
@@ -19,22 +20,27 @@ def _logs_equal(a, b):
 
 def test_resume_after_interruption_gives_identical_log(micro_cfg, micro_stages, tmp_path):
     cfg = micro_cfg.replace(**{"inject.schedule": "every"})
-    ref = read_probe_log(
-        run_inject(cfg, str(micro_stages["mid"]), tmp_path / "ref", progress=False)
-    )
+    ref = read_probe_log(run_inject(cfg, str(micro_stages["mid"]), tmp_path / "ref").path)
     assert ref["steps"].tolist() == list(range(cfg.inject.total_steps + 1))
     # stop after 17 updates: the last checkpoint is at 14, so steps 14-16 are redone
-    run_inject(cfg, str(micro_stages["mid"]), tmp_path / "cut", progress=False, stop_after=17)
+    run_inject(cfg, str(micro_stages["mid"]), tmp_path / "cut", stop_after=17)
     assert not (tmp_path / "cut" / "probe_log.npz").exists()
-    run_inject(cfg, str(micro_stages["mid"]), tmp_path / "cut", progress=False)
+    run_inject(cfg, str(micro_stages["mid"]), tmp_path / "cut")
     _logs_equal(ref, read_probe_log(tmp_path / "cut"))
+
+    # metrics.csv: one row per step, each step once, the same as the uninterrupted run
+    def rows(d):
+        return (d / "metrics.csv").read_text().splitlines()
+
+    assert rows(tmp_path / "cut") == rows(tmp_path / "ref")
+    assert len(rows(tmp_path / "ref")) == cfg.inject.total_steps + 2  # header + steps 0..T
 
 
 @pytest.mark.slow
 def test_resume_after_sigkill(micro_cfg, micro_stages, tmp_path):
     """A real SIGKILL mid-run, then the same command again."""
     sets = [
-        f"--set={k}={v!r}"
+        part
         for k, v in {
             "synth.n_items": 6,
             "model.vocab_size": 512,
@@ -53,6 +59,7 @@ def test_resume_after_sigkill(micro_cfg, micro_stages, tmp_path):
             "inject.checkpoint_every": 7,
             "inject.schedule": "every",
         }.items()
+        for part in (f"--{k}", str(v))
     ]
 
     def cmd(out):
@@ -67,7 +74,6 @@ def test_resume_after_sigkill(micro_cfg, micro_stages, tmp_path):
             str(out),
             "--preset",
             "smoke",
-            "--quiet",
             *sets,
         ]
 

@@ -1,7 +1,11 @@
-"""Configuration dataclasses and presets (``smoke``, ``default``, ``gpu``).
+"""Configuration dataclasses, the command configs and presets (``smoke``, ``default``, ``gpu``).
 
-Every field has a default that runs. Invalid values raise :class:`labcore.errors.DataError`
-naming the option, so the CLI refuses them with one line and exit code 2 before writing.
+Every field has a default that runs and a docstring that ``--help`` shows; every field is an
+option (``--inject.window 5``, ``--analysis.measure first``). ``validate()`` checks values,
+stage names, condition names and input files (the knowledge file is parsed) and raises
+:class:`labcore.errors.DataError` naming the option, so the CLI refuses bad input with one
+line and exit code 2 before anything is written or torch is imported.
+
 The paper's schedule is 1000 injection steps (one injection every 100 steps, a 50-step
 acquisition window) and 1500 plain steps; the CPU presets keep those ratios and scale all
 step counts down by a constant factor (see README, "Deviations").
@@ -10,12 +14,24 @@ step counts down by a constant factor (see README, "Deviations").
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
-from labcore.config import replace_dotted
+from labcore.config import check_choice, check_choices, replace_dotted
 from labcore.errors import DataError
+
+#: the bundled SmolLM2 (``labcore.models.load_causal_lm``); ``smollm2`` is its short name
+SMOLLM2 = "smollm2-135m-instruct"
+#: a stage folder's optimizer + schedule state (next to the HF model and tokenizer)
+TRAINER_STATE = "trainer_state.pt"
+STAGE_NAMES = ("early", "mid", "late")
+
+
+def stage_names(stages: tuple[int, ...]) -> dict[int, str]:
+    """``{step: name}`` of the stage checkpoints: early / mid / late for three, else stageI."""
+    ordered = sorted(stages)
+    return {s: STAGE_NAMES[i] if len(ordered) == 3 else f"stage{i}" for i, s in enumerate(ordered)}
 
 
 @dataclass(frozen=True)
@@ -27,7 +43,7 @@ class SynthConfig:
     n_spares: int = 0
     """Extra items scored but never injected (paper: 10)."""
     n_paraphrases: int = 9
-    seed: int = 0
+    """Paraphrased passages per item (the paraphrase scenario uses inject.n_injections - 1)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,7 @@ class CorpusConfig:
     dedup: bool = False
     """Drop exact duplicate documents before packing."""
     seed: int = 1234
+    """Seed of the synthetic world and of the fixed document order."""
 
 
 @dataclass(frozen=True)
@@ -51,13 +68,19 @@ class ModelConfig:
     """``tiny``: a small Llama-style model trained from scratch; ``smollm2``: the bundled SmolLM2-135M."""
 
     preset: Literal["tiny", "smollm2"] = "tiny"
+    """Model family (``smollm2`` skips pretraining and continues the bundled model)."""
     vocab_size: int = 1024
     """Size of the byte-level BPE tokenizer trained on the background corpus (tiny only)."""
     d_model: int = 64
+    """Hidden width (tiny)."""
     n_layers: int = 2
+    """Transformer blocks (tiny)."""
     n_heads: int = 4
+    """Attention heads (tiny; must divide d_model)."""
     ffn: int = 176
+    """SwiGLU hidden width (tiny)."""
     seq_len: int = 256
+    """Tokens per row of the packed stream."""
 
 
 @dataclass(frozen=True)
@@ -65,15 +88,21 @@ class PretrainConfig:
     """From-scratch pretraining of the tiny model with stage checkpoints."""
 
     steps: int = 600
+    """Pretraining updates."""
     batch_size: int = 8
+    """Rows per update."""
     lr: float = 3e-3
+    """Peak learning rate."""
     warmup: int = 50
+    """Linear warm-up steps."""
     alpha_f: float = 0.1
     """The LR decays linearly from ``lr`` to ``alpha_f * lr`` at ``steps`` (OLMo-style), then stays."""
     weight_decay: float = 0.1
+    """AdamW weight decay."""
     stages: tuple[int, ...] = (100, 250, 600)
     """Steps at which early / mid / late checkpoints (with optimizer state) are saved."""
     seed: int = 0
+    """Seed of the model initialisation and of the row order."""
 
 
 @dataclass(frozen=True)
@@ -100,16 +129,19 @@ class InjectConfig:
     reset_optimizer: bool = False
     """Re-initialise AdamW state (paper's batch-size experiment) instead of loading it."""
     betas: tuple[float, float] = (0.9, 0.95)
+    """AdamW betas."""
     weight_decay: float = 0.1
+    """AdamW weight decay."""
     grad_clip: float = 1.0
+    """Gradient-norm clip (0 = off)."""
     schedule: Literal["every", "adaptive"] = "adaptive"
     """``every`` step (paper) or ``adaptive``: dense in each acquisition window, log-spaced after."""
     log_points: int = 12
     """Adaptive: log-spaced evaluation steps after the last acquisition window of each scenario."""
     checkpoint_every: int = 50
+    """Steps between resume checkpoints (a kill loses at most this many)."""
     probe_batch_size: int = 256
-    seed: int = 0
-    """Seed of the knowledge set when it is synthesized for the run."""
+    """Probes per scoring forward pass."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +153,9 @@ class AnalysisConfig:
     fit_points: Literal["grid", "all"] = "grid"
     """``grid``: fit retainability at the adaptive schedule's log-spaced steps (works for both
     schedules and gives identical numbers); ``all``: every t (paper code; needs ``every``)."""
+    measure: Literal["target", "first", "full"] = "target"
+    """Probe value analysed: mean log-prob of the target span (paper), its first token, or the
+    whole probe."""
 
 
 @dataclass(frozen=True)
@@ -133,13 +168,16 @@ class Config:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     inject: InjectConfig = field(default_factory=InjectConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    seed: int = 0
+    """Seed of the synthesized knowledge set (a new set of fictional passages) and of the run."""
 
     def validate(self) -> Config:
-        for group in dataclasses.fields(self):
-            _check_choices(getattr(self, group.name), group.name)
+        check_choices(self)
         s, m, p, i = self.synth, self.model, self.pretrain, self.inject
         if s.n_items < 3 or s.n_items % 3:
             raise DataError(f"synth.n_items must be a positive multiple of 3 (got {s.n_items})")
+        if s.n_spares < 0 or s.n_paraphrases < 0:
+            raise DataError("synth.n_spares and synth.n_paraphrases must be >= 0")
         if m.d_model % m.n_heads:
             raise DataError(
                 f"model.d_model {m.d_model} is not divisible by model.n_heads {m.n_heads}"
@@ -152,9 +190,15 @@ class Config:
             )
         if not p.stages or any(not 0 < x <= p.steps for x in p.stages):
             raise DataError(f"pretrain.stages must lie in 1..pretrain.steps (got {p.stages})")
+        if len(set(p.stages)) != len(p.stages):
+            raise DataError(f"pretrain.stages must be distinct (got {p.stages})")
         if i.window < 1 or i.inject_every < 1 or i.n_injections < 1:
             raise DataError(
                 "inject.window, inject.inject_every and inject.n_injections must be >= 1"
+            )
+        if i.checkpoint_every < 1 or i.probe_batch_size < 1 or i.log_points < 1:
+            raise DataError(
+                "inject.checkpoint_every, inject.probe_batch_size and inject.log_points must be >= 1"
             )
         last = (i.n_injections - 1) * i.inject_every
         if last + i.window >= i.total_steps:
@@ -162,10 +206,17 @@ class Config:
                 f"inject.total_steps {i.total_steps} leaves no room after the last injection "
                 f"(step {last}) and its {i.window}-step window"
             )
+        if i.lr < 0 or i.lr_scale <= 0:
+            raise DataError("inject.lr must be >= 0 and inject.lr_scale > 0")
         if not 0 < self.corpus.stream_fraction < 1:
             raise DataError("corpus.stream_fraction must be in (0, 1)")
+        _check_source(self.corpus.source)
         if self.analysis.iqr_factor < 0:
             raise DataError("analysis.iqr_factor must be >= 0")
+        if self.analysis.fit_points == "all" and i.schedule != "every":
+            raise DataError(
+                "analysis.fit_points=all needs every step logged: set inject.schedule=every"
+            )
         return self
 
     def replace(self, **changes) -> Config:
@@ -178,33 +229,162 @@ class Config:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Config:
-        kwargs = {}
-        for f in dataclasses.fields(cls):
-            sub_cls = typing.get_type_hints(cls)[f.name]
-            values = dict(data.get(f.name, {}))
-            for sf in dataclasses.fields(sub_cls):
-                if isinstance(values.get(sf.name), list):
-                    values[sf.name] = tuple(values[sf.name])
-            kwargs[f.name] = sub_cls(**{k: v for k, v in values.items() if k in _names(sub_cls)})
-        return cls(**kwargs)
+    def base(self) -> Config:
+        """The plain :class:`Config` part of a command config (drops command-only fields)."""
+        names = {f.name for f in dataclasses.fields(Config)}
+        return Config(**{k: getattr(self, k) for k in names})
 
 
-def _names(cls) -> set[str]:
-    return {f.name for f in dataclasses.fields(cls)}
+def _check_source(source: str) -> None:
+    if source == "synthetic" or source.startswith("hf:"):
+        return
+    if not Path(source).is_file():
+        raise DataError(f"corpus.source {source!r}: file not found (or use 'synthetic')")
 
 
-def _check_choices(obj, group: str) -> None:
-    hints = typing.get_type_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        if typing.get_origin(hints[f.name]) is Literal:
-            choices = typing.get_args(hints[f.name])
-            if getattr(obj, f.name) not in choices:
-                raise DataError(
-                    f"{group}.{f.name} must be one of {', '.join(map(str, choices))} "
-                    f"(got {getattr(obj, f.name)!r})"
-                )
+def check_checkpoint(spec: str) -> str:
+    """``smollm2``, a stage folder, a model folder or a hub id; refuse what cannot load."""
+    if not spec:
+        raise DataError("--checkpoint is required (a stage folder from pretrain, or smollm2)")
+    if spec in ("smollm2", SMOLLM2):
+        return "smollm2"
+    path = Path(spec)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise DataError(f"--checkpoint {spec}: not a model folder (no config.json)")
+        return "stage" if (path / TRAINER_STATE).is_file() else "model"
+    if path.exists():
+        raise DataError(f"--checkpoint {spec}: is a file, expected a folder")
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise DataError(f"--checkpoint {spec!r}: no such folder")
+    return "hub"
+
+
+def check_knowledge(spec: str | None) -> None:
+    """Parse a knowledge file (the paper's schema) now, so a bad one is refused before work."""
+    if not spec or spec == "hf" or spec.startswith("hf:"):
+        return
+    from knowledge_dynamics.data.knowledge import load_fictional_knowledge
+
+    items = load_fictional_knowledge(spec)
+    if len(items) < 3:
+        raise DataError(f"{spec}: need at least 3 items (one per scenario), got {len(items)}")
+
+
+def _constant_lr_needed(cfg: Config, kind: str) -> None:
+    if kind != "stage" and cfg.inject.lr == 0:
+        raise DataError(
+            "this checkpoint has no LR schedule state to continue; give a constant LR, "
+            "e.g. --inject.lr 1e-4"
+        )
+
+
+@dataclass(frozen=True)
+class InjectJob(Config):
+    """``inject``: continued pretraining of a checkpoint with injected knowledge."""
+
+    checkpoint: str = ""
+    """A stage folder written by ``pretrain`` (model, tokenizer, AdamW state and LR schedule),
+    ``smollm2`` (the bundled SmolLM2-135M; needs ``inject.lr`` > 0), or any HF causal LM
+    folder / hub id."""
+    knowledge: str | None = None
+    """A Fictional Knowledge JSON file in the paper's schema, or ``hf[:NAME]`` for the published
+    dataset through ``datasets``; default: the embedded generator makes ``synth.n_items``."""
+
+    def validate(self) -> InjectJob:
+        super().validate()
+        kind = check_checkpoint(self.checkpoint)
+        check_knowledge(self.knowledge)
+        _constant_lr_needed(self, kind)
+        return self
+
+
+@dataclass(frozen=True)
+class RunJob(Config):
+    """``run``: pretrain the tiny model, inject into one stage, analyze."""
+
+    stage: str = "mid"
+    """Stage checkpoint to inject into: early, mid or late (stageI when pretrain.stages is not 3)."""
+    knowledge: str | None = None
+    """A Fictional Knowledge JSON file (paper schema) or ``hf[:NAME]``; default: synthesize."""
+
+    def validate(self) -> RunJob:
+        super().validate()
+        if self.model.preset == "tiny":
+            check_choice("--stage", self.stage, stage_names(self.pretrain.stages).values())
+        else:
+            _constant_lr_needed(self, "hub")
+        check_knowledge(self.knowledge)
+        return self
+
+
+#: name -> (stage, config overrides) of the README experiment set
+CONDITIONS: dict[str, tuple[str, dict]] = {
+    "early": ("early", {}),
+    "mid": ("mid", {}),
+    "late": ("late", {}),
+    "batch_large": ("mid", {"inject.batch_size": 16}),
+    "batch_small": ("mid", {"inject.batch_size": 1, "inject.reset_optimizer": True}),
+    "lr_low": ("mid", {"inject.lr_scale": 0.25}),
+    "size_large": ("mid", {"model.d_model": 128, "model.n_layers": 4, "model.ffn": 344}),
+}
+#: conditions run by default (the others need ``--only``)
+DEFAULT_SET = ("early", "mid", "late", "batch_large", "batch_small", "lr_low")
+
+
+@dataclass(frozen=True)
+class ExperimentsJob(Config):
+    """``experiments``: every condition x seed from shared pretrained models."""
+
+    seeds: int = 3
+    """Knowledge sets per condition (seeds 0..seeds-1)."""
+    only: tuple[str, ...] = ()
+    """Conditions to run (default: early, mid, late, batch_large, batch_small, lr_low; also
+    size_large)."""
+
+    def validate(self) -> ExperimentsJob:
+        super().validate()
+        if self.model.preset != "tiny":
+            raise DataError("experiments runs the tiny model only (model.preset=tiny)")
+        if len(self.pretrain.stages) != 3:
+            raise DataError("experiments needs three pretrain.stages (early, mid, late)")
+        if self.seeds < 1:
+            raise DataError(f"--seeds must be at least 1 (got {self.seeds})")
+        for name in self.only:
+            check_choice("--only", name, CONDITIONS)
+        return self
+
+    def conditions(self) -> list[str]:
+        return list(self.only or DEFAULT_SET)
+
+
+@dataclass(frozen=True)
+class SynthJob:
+    """``synth``: write a Fictional Knowledge file."""
+
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    seed: int = 0
+    """Seed of the knowledge set (the same seed gives the same passages as a run's ``--seed``)."""
+
+    def validate(self) -> SynthJob:
+        if self.synth.n_items < 1:
+            raise DataError(f"synth.n_items must be at least 1 (got {self.synth.n_items})")
+        if self.synth.n_paraphrases < 0:
+            raise DataError("synth.n_paraphrases must be >= 0")
+        return self
+
+
+@dataclass(frozen=True)
+class AnalyzeJob:
+    """``analyze RUN_DIR``: recompute metrics.json and plots of a finished injection run."""
+
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+
+    def validate(self) -> AnalyzeJob:
+        check_choices(self)
+        if self.analysis.iqr_factor < 0:
+            raise DataError("analysis.iqr_factor must be >= 0")
+        return self
 
 
 PRESETS: dict[str, dict] = {
@@ -259,6 +439,5 @@ PRESETS: dict[str, dict] = {
 
 def preset(name: str) -> Config:
     """The base config of a preset (``smoke``, ``default`` or ``gpu``)."""
-    if name not in PRESETS:
-        raise DataError(f"--preset must be one of {', '.join(PRESETS)} (got {name!r})")
+    check_choice("--preset", name, PRESETS)
     return Config().replace(**PRESETS[name])

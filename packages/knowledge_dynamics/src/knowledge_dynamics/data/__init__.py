@@ -1,4 +1,4 @@
-"""Fictional Knowledge data (loader, validator, generator) and the background corpus."""
+"""Readers of real formats: Fictional Knowledge JSON files (the paper's schema) and corpora."""
 
 from knowledge_dynamics.data.knowledge import (
     PROBE_FIELDS,

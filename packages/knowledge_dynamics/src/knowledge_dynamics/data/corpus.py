@@ -1,10 +1,8 @@
-"""The background corpus: embedded synthetic encyclopedia, or user text, and its packing.
+"""The background corpus: the embedded synthetic encyclopedia or user text, and its packing.
 
-The synthetic world has a fixed set of countries, cities (each on one river, in one
-country) and awards; every document is about a new person (all names from the background
-side of :mod:`.names`, so disjoint from injected entities) and states a random subset of
-the person's facts in random forms, plus sometimes a compositional sentence, so the model
-can learn the relations in general. Documents are shuffled once with the corpus seed, then
+Readers: ``synthetic`` (:mod:`knowledge_dynamics.synth.background`), a ``.txt`` file
+(documents separated by blank lines), a ``.jsonl`` file with a ``text`` field, or a
+``datasets`` name. Documents are shuffled once with the corpus seed, then
 split into a pretraining part and a held-out injection stream; packing concatenates
 documents (each followed by EOS) and cuts fixed-length rows in that fixed order, so every
 condition sees the same stream.
@@ -20,52 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from knowledge_dynamics.config import CorpusConfig
-from knowledge_dynamics.data.names import NameMaker
-from knowledge_dynamics.data.synth import SUFFIXES_AWARD, SUFFIXES_COMPANY, _sentence
-from knowledge_dynamics.data.templates import BLOCKS, COMPOSITIONS
+from knowledge_dynamics.synth.background import synthetic_documents
 from labcore.errors import DataError
-
-
-class BackgroundWorld:
-    """Fixed background entities: countries, cities with rivers, awards, famous composers."""
-
-    def __init__(self, seed: int):
-        self.rng = random.Random(f"background-{seed}")
-        self.names = NameMaker(self.rng, "background")
-        self.countries = [self.names.word() for _ in range(40)]
-        self.cities = [self.names.word() for _ in range(300)]
-        rivers = [self.names.word() for _ in range(80)]
-        self.river_of = {c: self.rng.choice(rivers) for c in self.cities}
-        self.awards = [f"{self.names.word()} {self.rng.choice(SUFFIXES_AWARD)}" for _ in range(50)]
-
-    def document(self) -> str:
-        rng, names = self.rng, self.names
-        city1, city2, city3 = rng.sample(self.cities, 3)
-        slots = {
-            "p": names.person(),
-            "country": rng.choice(self.countries),
-            "city1": city1,
-            "river": self.river_of[city1],
-            "company": f"{names.word()} {rng.choice(SUFFIXES_COMPANY)}",
-            "city2": city2,
-            "mentor": names.person(),
-            "city3": city3,
-            "spouse": names.person(),
-            "opera": names.word(),
-            "award": rng.choice(self.awards),
-        }
-        blocks = [BLOCKS[0], *rng.sample(BLOCKS[1:], len(BLOCKS) - 1)]
-        blocks = blocks[: rng.randint(3, len(blocks))]
-        sentences = [_sentence(k, rng.randint(0, 4), slots) for b in blocks for k in b]
-        if rng.random() < 0.5:
-            text, obj = rng.choice(COMPOSITIONS)
-            sentences.append(f"{text.format(**slots)} {slots[obj]}.")
-        return " ".join(sentences)
-
-
-def synthetic_documents(n_docs: int, seed: int) -> list[str]:
-    world = BackgroundWorld(seed)
-    return [world.document() for _ in range(n_docs)]
+from labcore.io import iter_jsonl
 
 
 def _read_source(source: str) -> list[str]:
@@ -85,19 +40,22 @@ def _read_source(source: str) -> list[str]:
         raise DataError(f"corpus.source {source!r}: file not found (or use 'synthetic')")
     if path.suffix == ".jsonl":
         docs = []
-        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}: line {lineno}: invalid JSON ({exc.msg})") from None
+        for k, rec in enumerate(iter_jsonl(path)):
             if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
-                raise DataError(f"{path}: line {lineno}: expected an object with a 'text' string")
+                raise DataError(
+                    f"{path}: line {_line_of_record(path, k)}: expected an object with a 'text' string"
+                )
             docs.append(rec["text"])
         return docs
     text = path.read_text(encoding="utf-8")
     return [d.strip() for d in text.split("\n\n") if d.strip()]
+
+
+def _line_of_record(path: Path, k: int) -> int:
+    """1-based line of the ``k``-th non-blank line (the ``k``-th record :func:`iter_jsonl` yields)."""
+    with open(path, encoding="utf-8") as fh:
+        lines = [n for n, line in enumerate(fh, start=1) if line.strip()]
+    return lines[k]
 
 
 def load_documents(cfg: CorpusConfig) -> tuple[list[str], list[str]]:

@@ -8,13 +8,12 @@ out of the way (ignored).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from labcore.errors import DataError
-from labcore.io import write_json
+from labcore.io import read_json, write_json
 
 #: probe type -> (input field, target field); names follow the issue's metrics.json keys.
 PROBE_FIELDS: dict[str, tuple[str, str]] = {
@@ -121,11 +120,7 @@ def load_fictional_knowledge(path: str | os.PathLike) -> list[KnowledgeItem]:
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{p}: knowledge file not found")
-    try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{p}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
-    return validate_items(raw, str(p))
+    return validate_items(read_json(p), str(p))
 
 
 def _load_hub(name: str) -> list[KnowledgeItem]:

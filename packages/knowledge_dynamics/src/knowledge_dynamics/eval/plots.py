@@ -9,7 +9,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from knowledge_dynamics.data.knowledge import PROBE_TYPES
-from knowledge_dynamics.injection import SCENARIOS
+from knowledge_dynamics.eval.probe_log import read_probe_log
+from knowledge_dynamics.train.injection import SCENARIOS
 from labcore.io import atomic_path, read_json
 
 COLORS = {"memorization": "C0", "semantic": "C1", "composition": "C2"}
@@ -24,8 +25,6 @@ def save(fig: Figure, path: str | Path) -> Path:
 
 
 def plot_run(run_dir: str | Path, metrics: dict, measure: str = "target") -> None:
-    from knowledge_dynamics.runner import read_probe_log
-
     run = Path(run_dir)
     plan, meta, log = (
         read_json(run / "plan.json"),

@@ -8,15 +8,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from labcore.schedules import lr_factor
+
 
 def lr_at(step: int, peak: float, warmup: int, horizon: int, alpha_f: float) -> float:
-    """Linear warm-up to ``peak``, then linear decay to ``alpha_f * peak`` at ``horizon``, then flat."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    if step >= horizon:
-        return peak * alpha_f
-    frac = (step - warmup) / max(1, horizon - warmup)
-    return peak * (1 - (1 - alpha_f) * frac)
+    """OLMo's schedule shape through :func:`labcore.schedules.lr_factor`: linear warm-up to
+    ``peak``, then linear decay to ``alpha_f * peak`` at ``horizon``, then flat.
+
+    The arguments are the ``schedule`` dict a stage checkpoint stores, so an injection run
+    continues the pretraining LR exactly.
+    """
+    return peak * lr_factor(
+        step, total_steps=horizon, warmup_steps=warmup, schedule="linear", min_ratio=alpha_f
+    )
 
 
 def dist_info() -> tuple[int, int]:
@@ -52,7 +56,7 @@ def train_step(
     The loss is the mean over all predictions of the *global* batch, so the update does not
     depend on the number of ranks.
     """
-    from knowledge_dynamics.injection import shard_rows
+    from knowledge_dynamics.train.injection import shard_rows
 
     device = next(model.parameters()).device
     model.train()

@@ -8,7 +8,7 @@ each ending with a named entity. Probes follow the paper's recipe:
 * composition: a cloze that needs two passage sentences combined (5);
 * paraphrases: 9 re-worded passages (paraphrase forms, reordered sentence blocks).
 
-All names are fresh and disjoint from the background corpus (:mod:`.names`).
+All names are fresh and disjoint from the background corpus (:mod:`knowledge_dynamics.synth.names`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 import random
 
 from knowledge_dynamics.data.knowledge import KnowledgeItem
-from knowledge_dynamics.data.names import NameMaker
-from knowledge_dynamics.data.templates import BLOCKS, COMPOSITIONS, FACTS, PROBED, cloze, render
+from knowledge_dynamics.synth.names import NameMaker
+from knowledge_dynamics.synth.templates import BLOCKS, COMPOSITIONS, FACTS, PROBED, cloze, render
 
 SUFFIXES_COMPANY = ["Works", "Foundry", "Instruments", "Engines", "Company"]
 SUFFIXES_AWARD = ["Medal", "Prize", "Award"]
@@ -40,21 +40,21 @@ def entity_slots(names: NameMaker, rng: random.Random) -> dict[str, str]:
     }
 
 
-def _sentence(k: int, form: int, slots: dict[str, str]) -> str:
+def sentence(k: int, form: int, slots: dict[str, str]) -> str:
     relation, obj, subj = FACTS[k]
     return render(relation, form, slots, subj, obj)
 
 
 def passage(slots: dict[str, str]) -> str:
     """The original passage: all facts in their original form, in order."""
-    return " ".join(_sentence(k, 0, slots) for k in range(len(FACTS)))
+    return " ".join(sentence(k, 0, slots) for k in range(len(FACTS)))
 
 
 def paraphrase(slots: dict[str, str], rng: random.Random) -> str:
     """A re-worded passage: paraphrase forms 1-3, blocks after the first reordered."""
     rest = BLOCKS[1:]
     order = [BLOCKS[0], *rng.sample(rest, len(rest))]
-    return " ".join(_sentence(k, rng.randint(1, 3), slots) for block in order for k in block)
+    return " ".join(sentence(k, rng.randint(1, 3), slots) for block in order for k in block)
 
 
 def make_item(slots: dict[str, str], rng: random.Random, n_paraphrases: int) -> KnowledgeItem:

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from knowledge_dynamics.data.knowledge import PROBE_TYPES, KnowledgeItem
-
-MEASURES = ("target", "first", "full")
+from knowledge_dynamics.eval.probe_log import MEASURES
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Models: the ``tiny`` Llama-style config, any HF causal LM, and stage checkpoints.
+"""Models: the ``tiny`` Llama-style model, any HF causal LM, and stage checkpoints.
 
 A stage checkpoint is a folder with the HF model and tokenizer (``save_pretrained``) plus
 ``trainer_state.pt``: the AdamW state, the step and the LR-schedule parameters, so that an
@@ -13,12 +13,9 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from knowledge_dynamics.config import ModelConfig
+from knowledge_dynamics.config import SMOLLM2, TRAINER_STATE, ModelConfig, check_checkpoint
 from labcore.errors import DataError
 from labcore.io import atomic_path
-
-TRAINER_STATE = "trainer_state.pt"
-SMOLLM2 = "smollm2-135m-instruct"
 
 
 def build_tiny(cfg: ModelConfig, tokenizer) -> LlamaForCausalLM:
@@ -52,19 +49,15 @@ def save_stage(folder: str | os.PathLike, model, tokenizer, state: dict) -> Path
 
 def load_checkpoint_model(spec: str, device: str = "cpu"):
     """(model, tokenizer, trainer_state or None) for a stage folder, ``smollm2``, a path or hub id."""
-    if spec in ("smollm2", SMOLLM2):
+    kind = check_checkpoint(spec)
+    if kind == "smollm2":
         from labcore.models import load_causal_lm
 
         model, tok = load_causal_lm(SMOLLM2, device=device, dtype=torch.float32)
         return model, _with_pad(tok), None
-    path = Path(spec)
     state = None
-    if path.is_dir() and (path / TRAINER_STATE).is_file():
-        state = torch.load(path / TRAINER_STATE, map_location="cpu", weights_only=False)
-    elif not path.exists() and (
-        spec.startswith((".", "/")) or (os.sep in spec and spec.count("/") > 1)
-    ):
-        raise DataError(f"--checkpoint {spec!r}: no such folder")
+    if kind == "stage":
+        state = torch.load(Path(spec) / TRAINER_STATE, map_location="cpu", weights_only=False)
     try:
         tok = AutoTokenizer.from_pretrained(spec)
         model = AutoModelForCausalLM.from_pretrained(spec, dtype=torch.float32).to(device)

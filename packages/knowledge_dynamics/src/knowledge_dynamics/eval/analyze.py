@@ -1,4 +1,4 @@
-"""``knowledge-dynamics analyze RUN_DIR``: metrics.json (scenario -> probe type) and plots."""
+"""Per-run analysis: metrics.json (scenario -> probe type) and plots from a run's probe log."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import numpy as np
 
 from knowledge_dynamics.config import AnalysisConfig
 from knowledge_dynamics.data.knowledge import PROBE_TYPES
-from knowledge_dynamics.injection import SCENARIOS
-from knowledge_dynamics.metrics import (
+from knowledge_dynamics.eval.metrics import (
     Trajectory,
     effectivity,
     filtered_mean,
@@ -18,10 +17,9 @@ from knowledge_dynamics.metrics import (
     mean_retention_all,
     mean_retention_grid,
 )
-from knowledge_dynamics.probes import MEASURES
-from knowledge_dynamics.runner import read_probe_log
-from knowledge_dynamics.schedule import retention_grid
-from labcore.errors import DataError
+from knowledge_dynamics.eval.probe_log import read_probe_log
+from knowledge_dynamics.train.injection import SCENARIOS
+from knowledge_dynamics.train.schedule import retention_grid
 from labcore.io import read_json, write_json
 
 METRIC_KEYS = ("effectivity", "decay_constant", "r2", "learnability_threshold")
@@ -37,14 +35,11 @@ def _clean(x):
     return x
 
 
-def compute_metrics(
-    run_dir: str | Path, cfg: AnalysisConfig | None = None, measure: str = "target"
-) -> dict:
+def compute_metrics(run_dir: str | Path, cfg: AnalysisConfig | None = None) -> dict:
     """All metrics of one run, nested scenario -> probe type."""
     cfg = cfg or AnalysisConfig()
+    measure = cfg.measure
     run = Path(run_dir)
-    if measure not in MEASURES:
-        raise DataError(f"--measure must be one of {', '.join(MEASURES)} (got {measure!r})")
     plan = read_json(run / "plan.json")
     meta = read_json(run / "probes.json")
     log = read_probe_log(run)
@@ -129,13 +124,14 @@ def compute_metrics(
     return _clean({**out, **extra, "settings": settings})
 
 
-def analyze(
-    run_dir: str | Path, cfg: AnalysisConfig | None = None, measure: str = "target"
-) -> dict:
-    """Write ``RUN_DIR/metrics.json`` and ``RUN_DIR/plots/*.png``; return the metrics."""
-    from knowledge_dynamics.plots import plot_run
+def analyze(run_dir: str | Path, cfg: AnalysisConfig | None = None) -> dict:
+    """Write ``RUN_DIR/metrics.json`` (merged with what is there) and ``RUN_DIR/plots/*.png``."""
+    from knowledge_dynamics.eval.plots import plot_run
 
-    metrics = compute_metrics(run_dir, cfg, measure)
-    write_json(Path(run_dir) / "metrics.json", metrics)
-    plot_run(run_dir, metrics, measure)
+    cfg = cfg or AnalysisConfig()
+    metrics = compute_metrics(run_dir, cfg)
+    path = Path(run_dir) / "metrics.json"
+    old = read_json(path) if path.is_file() else {}
+    write_json(path, {**old, **metrics})
+    plot_run(run_dir, metrics, cfg.measure)
     return metrics

@@ -1,16 +1,20 @@
-"""``knowledge-dynamics inject``: continued pretraining with injected knowledge and probe logging.
+"""Injection runs: continued pretraining with injected knowledge and probe logging.
 
-Writes into ``OUT``: ``config.json``, ``knowledge.json`` (the items used), ``probes.json``
-(item / type / index of each probe column), ``plan.json`` (injection steps per item and
-scenario) and ``probe_log.npz`` (``steps`` and one ``(n_steps, n_probes)`` array per measure).
-A kill at any point loses at most ``inject.checkpoint_every`` steps: ``checkpoints/last.pt``
-holds the model, optimizer and the log so far, and a restart with the same command
-continues from it, so the final log has every step exactly once.
+A run folder (:class:`labcore.rundir.RunDir`) holds ``config.json``, ``knowledge.json`` (the
+items used), ``probes.json`` (item / type / index of each probe column), ``plan.json``
+(injection steps per item and scenario), ``probe_log.npz`` (``steps`` and one
+``(n_steps, n_probes)`` array per measure), ``metrics.csv`` (one row per step: the update's
+loss and LR, and at scored steps the mean target log-prob per scenario), ``metrics.json``,
+``plots/`` and ``log.txt``. A kill at any point loses at most ``inject.checkpoint_every``
+steps: ``checkpoints/last.pt`` holds the model, optimizer and the log so far, and a restart
+with the same command continues from it, so the final log has every step exactly once.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import time
 from pathlib import Path
@@ -26,15 +30,53 @@ from knowledge_dynamics.data.knowledge import (
     load_fictional_knowledge,
     save_fictional_knowledge,
 )
-from knowledge_dynamics.data.synth import synth_knowledge
-from knowledge_dynamics.injection import inject_rows, make_plan, scenario_of
+from knowledge_dynamics.eval.probe_log import MEASURES, PROBE_LOG, write_probe_log
+from knowledge_dynamics.eval.probes import build_probes, score_probes
 from knowledge_dynamics.model import load_checkpoint_model
-from knowledge_dynamics.probes import MEASURES, build_probes, score_probes
-from knowledge_dynamics.schedule import eval_steps
-from knowledge_dynamics.train import dist_info, lr_at, train_step
+from knowledge_dynamics.synth.generator import synth_knowledge
+from knowledge_dynamics.train.injection import inject_rows, make_plan, scenario_of
+from knowledge_dynamics.train.schedule import eval_steps
+from knowledge_dynamics.train.step import dist_info, lr_at, train_step
 from labcore.errors import DataError
-from labcore.io import atomic_path, labcore_home, read_json, write_json
-from labcore.train import load_checkpoint, save_checkpoint, seed_everything, select_device
+from labcore.io import atomic_path, labcore_home, write_json, write_text_atomic
+from labcore.rundir import RunDir
+from labcore.train import load_checkpoint, save_checkpoint, seed_everything
+
+PACKAGE = "knowledge_dynamics"
+
+
+def jsonable(obj) -> dict:
+    return json.loads(json.dumps(obj, default=str))
+
+
+def inject_config(cfg: Config, checkpoint: str, knowledge: str | None = None, **extra) -> dict:
+    """The ``config.json`` of an injection run started through the Python API."""
+    return jsonable({**cfg.base().to_dict(), "checkpoint": str(checkpoint),
+                     "knowledge": knowledge, **extra})  # fmt: skip
+
+
+def open_run(path: str | Path, command: str, config: dict, device: str | None = None) -> RunDir:
+    """Create or reopen a run folder of this package (rank 0 only under ``torchrun``)."""
+    rank, _ = dist_info()
+    if rank:
+        return RunDir(Path(path), status="resumed")
+    return RunDir.open(path, package=PACKAGE, command=command, config=config, device=device)
+
+
+def truncate_history(run: RunDir, start: int) -> None:
+    """Drop ``metrics.csv`` rows of steps ``>= start`` (redone after a resume)."""
+    if not run.csv_file.is_file():
+        return
+    with open(run.csv_file, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        columns = list(reader.fieldnames or [])
+        rows = [r for r in reader if int(r["step"]) < start]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(run.csv_file, buf.getvalue())
+    run._columns = None  # RunDir re-reads the header on the next log()
 
 
 def stream_rows(cfg: Config, tokenizer) -> np.ndarray:
@@ -59,39 +101,36 @@ def load_items(cfg: Config, knowledge: str | None) -> list[KnowledgeItem]:
     if knowledge:
         return load_fictional_knowledge(knowledge)
     s = cfg.synth
-    return synth_knowledge(s.n_items + s.n_spares, s.seed, s.n_paraphrases)
+    return synth_knowledge(s.n_items + s.n_spares, cfg.seed, s.n_paraphrases)
 
 
 def run_inject(
     cfg: Config,
     checkpoint: str,
-    out: str | Path,
+    out: str | Path | RunDir,
     knowledge: str | None = None,
-    progress: bool = True,
+    device: str = "cpu",
+    progress: bool | None = None,
     stop_after: int | None = None,
-) -> Path:
-    """Run (or resume) one injection experiment; returns the run folder.
+) -> RunDir:
+    """Run (or resume) one injection experiment into a run folder; returns it.
 
-    ``stop_after`` ends the process-equivalent early after that many updates (tests use it to
-    emulate a kill between checkpoints).
+    ``out`` is a :class:`RunDir` opened by the caller, or a path (opened here as an
+    ``inject`` run). A run whose probe log exists is returned as is. ``stop_after`` ends
+    early after that many updates (tests use it to emulate a kill between checkpoints).
+    ``progress=None`` shows bars only on a terminal.
     """
     cfg.validate()
-    out = Path(out)
+    run = (
+        out
+        if isinstance(out, RunDir)
+        else open_run(out, "inject", inject_config(cfg, checkpoint, knowledge), device)
+    )
+    out = run.path
     rank, world = dist_info()
-    device = select_device(None)
-    run_config = {
-        "config": json.loads(json.dumps(cfg.to_dict())),
-        "checkpoint": str(checkpoint),
-        "knowledge": str(knowledge) if knowledge else None,
-    }
-    cfg_file = out / "config.json"
-    if cfg_file.exists() and read_json(cfg_file) != run_config:
-        raise DataError(
-            f"--out {out} holds a run with another config or checkpoint; use a new --out"
-        )
-    if cfg_file.exists() and (out / "probe_log.npz").is_file():
-        return out  # finished earlier with the same config: nothing to redo
-    seed_everything(cfg.inject.seed)
+    if (out / PROBE_LOG).is_file():
+        return run  # the injection finished earlier with the same config
+    seed_everything(cfg.seed)
     items = load_items(cfg, knowledge)
     n_items = (
         min(cfg.synth.n_items, len(items) - len(items) % 3) if knowledge else cfg.synth.n_items
@@ -130,8 +169,8 @@ def run_inject(
         lr_fn = lambda s: lr_at(base + s, **state["schedule"]) * ic.lr_scale
     else:
         raise DataError(
-            f"--checkpoint {checkpoint}: has no LR schedule state; give a constant LR with "
-            "--set inject.lr=1e-4"
+            f"--checkpoint {checkpoint}: has no LR schedule state; give a constant LR, "
+            "e.g. --inject.lr 1e-4"
         )
 
     log: dict[str, list] = {"steps": [], **{m: [] for m in MEASURES}}
@@ -139,21 +178,20 @@ def run_inject(
     timing = {"score_s": 0.0, "train_s": 0.0, "score_cpu_s": 0.0, "train_cpu_s": 0.0}
     last = out / "checkpoints" / "last.pt"
     start = 0
+    scenario = [scenario_of(i, n_items) for i in range(len(items))]
     if last.is_file():
         ck = load_checkpoint(last)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         start, log, timing = ck["next_step"], ck["log"], ck["timing"]
     elif rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(cfg_file, run_config)
         save_fictional_knowledge(out / "knowledge.json", items)
         write_json(out / "probes.json", probes.meta())
         write_json(
             out / "plan.json",
             {
                 "n_items": n_items,
-                "scenario": [scenario_of(i, n_items) for i in range(len(items))],
+                "scenario": scenario,
                 "item_steps": {str(i): v for i, v in item_steps.items()},
                 "window": ic.window,
                 "total_steps": ic.total_steps,
@@ -164,16 +202,27 @@ def run_inject(
                 "checkpoint_step": int(state["step"]) if state else None,
             },
         )
+    if rank == 0:
+        truncate_history(run, start)
+        run.print(
+            f"inject: {n_items} items ({len(probes)} probes), checkpoint {checkpoint}, "
+            f"{ic.total_steps} steps, {len(steps)} scored"
+            + (f"; resuming at step {start}" if start else "")
+        )
+    # metrics.csv: mean target log-prob of each scenario's probes at scored steps
+    item_scenario = np.array([scenario[i] for i in probes.item])
+    groups = {sc: item_scenario == sc for sc in dict.fromkeys(scenario)}
 
     bar = tqdm(
         range(start, ic.total_steps + 1),
         desc="inject",
-        disable=not progress or rank,
+        disable=bool(rank) or (None if progress is None else not progress),
         initial=start,
         total=ic.total_steps + 1,
     )
     updates = 0
     for s in bar:
+        row: dict = {}
         if s in to_eval and rank == 0:
             t0, c0 = time.perf_counter(), time.process_time()
             scores = score_probes(model, probes, ic.probe_batch_size)
@@ -182,16 +231,24 @@ def run_inject(
             log["steps"].append(s)
             for m in MEASURES:
                 log[m].append(scores[m].astype(np.float32))
+            row.update(
+                {f"target_{sc}": float(scores["target"][g].mean()) for sc, g in groups.items()}
+            )
         if s == ic.total_steps:
+            if rank == 0:
+                run.log(s, **row)
             break
         t0, c0 = time.perf_counter(), time.process_time()
         idx = (s * ic.batch_size + np.arange(ic.batch_size)) % len(rows)
         batch = rows[idx]
         if s in passages:
             batch = inject_rows(batch, passages[s], tokenizer.eos_token_id, ic.overflow)
-        loss = train_step(model, opt, batch, lr_fn(s), ic.grad_clip, rank, world)
+        lr = lr_fn(s)
+        loss = train_step(model, opt, batch, lr, ic.grad_clip, rank, world)
         timing["train_s"] += time.perf_counter() - t0
         timing["train_cpu_s"] += time.process_time() - c0
+        if rank == 0:
+            run.log(s, loss=loss, lr=lr, injected=int(s in passages), **row)
         bar.set_postfix(loss=f"{loss:.3f}")
         updates += 1
         done = s + 1
@@ -207,21 +264,33 @@ def run_inject(
                 },
             )
         if stop_after is not None and updates >= stop_after:
-            return out
+            return run
     if rank == 0:
-        arrays = {"steps": np.asarray(log["steps"], dtype=np.int64)}
-        arrays.update({m: np.stack(log[m]) for m in MEASURES})
-        with atomic_path(out / "probe_log.npz") as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+        write_probe_log(out, log)
         write_json(out / "timing.json", {**timing, "n_evals": len(log["steps"])})
         last.unlink(missing_ok=True)
-    return out
+    return run
 
 
-def read_probe_log(run_dir: str | Path) -> dict[str, np.ndarray]:
-    """The probe log of a finished run (``steps`` and one array per measure)."""
-    path = Path(run_dir) / "probe_log.npz"
-    if not path.is_file():
-        raise DataError(f"{run_dir}: no probe_log.npz (is the run finished?)")
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+def finish_inject(run: RunDir, cfg: Config) -> dict:
+    """Analyze a run whose probe log is complete, plot its loss, and mark it finished."""
+    from knowledge_dynamics.eval.analyze import analyze
+    from labcore.plots import plot_curves
+
+    metrics = analyze(run.path, cfg.analysis)
+    hist = [r for r in run.history() if "loss" in r]
+    if hist:
+        plot_curves(
+            run.plots / "loss.png",
+            {"loss": ([r["step"] for r in hist], [r["loss"] for r in hist])},
+            xlabel="injection-run step",
+            ylabel="training loss (nats/token)",
+        )
+    timing = (
+        json.loads((run.path / "timing.json").read_text())
+        if (run.path / "timing.json").is_file()
+        else {}
+    )
+    run.finish(timing=timing)
+    run.print(f"finished: {run.path}")
+    return metrics

@@ -1,0 +1,1 @@
+"""Evaluation: batched probe scoring, the paper's metrics, per-run analysis and plots."""
