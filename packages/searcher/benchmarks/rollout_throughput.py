@@ -32,9 +32,9 @@ def main() -> None:
     args = ap.parse_args()
     from labcore.io import read_jsonl
     from labcore.models import load_causal_lm
-    from searcher.agent import AgentConfig, run_episodes
-    from searcher.env import SearchEnvironment
-    from searcher.policy import Policy
+    from searcher.agent.env import SearchEnvironment
+    from searcher.agent.loop import AgentConfig, run_episodes
+    from searcher.agent.policy import Policy
 
     rows = read_jsonl(args.data)[: args.n]
     env = SearchEnvironment.from_folder(args.index)

@@ -168,7 +168,7 @@ def main() -> None:
     ap.add_argument("--real-dense", type=int, default=2000)
     ap.add_argument("--naive-queries", type=int, default=20)
     args = ap.parse_args()
-    from searcher.env import SearchEnvironment
+    from searcher.agent.env import SearchEnvironment
 
     texts, queries = make_corpus(args.passages)
     queries = queries[: args.queries]

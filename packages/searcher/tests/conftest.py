@@ -28,7 +28,7 @@ def tiny_world() -> dict:
 
 @pytest.fixture(scope="session")
 def bench(tmp_path_factory):
-    from searcher.synth import SynthConfig, synthesize
+    from searcher.synth.build import SynthConfig, synthesize
 
     out = tmp_path_factory.mktemp("bench") / "data"
     synthesize(out, SynthConfig(**TINY_WORLD))
@@ -47,7 +47,7 @@ def index_dir(bench, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def env(index_dir):
-    from searcher.env import SearchEnvironment
+    from searcher.agent.env import SearchEnvironment
 
     return SearchEnvironment.from_folder(index_dir)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from labcore.llm import OpenAIChatModel
 from labcore.llm.fake_server import FakeOpenAIServer, chat_completion
-from searcher.env import SearchEnvironment
-from searcher.learnings import ExtractiveLearner
+from searcher.agent.env import SearchEnvironment
+from searcher.agent.learnings import ExtractiveLearner
 
 
 def test_closed_observation_has_top3_passages(env):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from searcher.agent import AgentConfig, run_episodes
-from searcher.env import SearchEnvironment
-from searcher.policy import Generated, Policy
-from searcher.protocol import parse_action, render_observation, sanitize
-from searcher.rewards import closed_ended_reward
+from searcher.agent.env import SearchEnvironment
+from searcher.agent.loop import AgentConfig, run_episodes
+from searcher.agent.policy import Generated, Policy
+from searcher.agent.protocol import parse_action, render_observation, sanitize
+from searcher.agent.rewards import closed_ended_reward
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from searcher.rewards import (
+from searcher.agent.rewards import (
     closed_ended_reward,
     extract_answer,
     finding_scores,

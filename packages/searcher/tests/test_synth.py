@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from labcore.io import read_jsonl
-from searcher.protocol import parse_action
-from searcher.synth import SynthConfig, synthesize
+from searcher.agent.protocol import parse_action
+from searcher.synth.build import SynthConfig, synthesize
 
 
 def test_formats(bench):

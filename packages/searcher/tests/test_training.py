@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from labcore.io import read_jsonl
-from searcher.agent import AgentConfig, run_episodes
+from searcher.agent.loop import AgentConfig, run_episodes
+from searcher.agent.policy import Policy
 from searcher.config import GRPOSettings, SFTConfig
-from searcher.grpo import group_ids, run_grpo
-from searcher.policy import Policy
-from searcher.sft import run_sft, tokenize_conversation
+from searcher.train.grpo import group_ids, run_grpo
+from searcher.train.sft import run_sft, tokenize_conversation
 
 
 def test_rollout_logprobs_are_real_and_batched(tiny_model, tokenizer, env):

@@ -1,161 +1,137 @@
-"""Command line: ``searcher synth | index | serve | ask | eval | sft | train``."""
+"""Command line: ``searcher synth | index | serve | ask | eval | train | report``.
+
+One labcore :class:`~labcore.cli.App`: dotted options from the config dataclasses in
+:mod:`searcher.config`, ``--config FILE``, ``--print_config``, presets, strict keys. Every
+option and path is checked before any model loads; torch is imported only inside commands.
+"""
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
 
-from labcore.errors import DataError, cli_errors
+from labcore.cli import App, Arg, Command
+from labcore.errors import DataError
 from searcher import __version__
+from searcher.config import (
+    TRAIN_PRESETS,
+    AskConfig,
+    EnvConfig,
+    EvalConfig,
+    IndexConfig,
+    ServeConfig,
+    SynthConfig,
+    TrainConfig,
+)
+
+PACKAGE = "searcher"
 
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _env(args):
-    """The in-process environment (``--index``) or the HTTP one (``--url``)."""
-    if getattr(args, "url", None):
+# ---------------------------------------------------------------- checks (before any work)
+
+
+def _check_new_folder(out: Path) -> None:
+    """A data folder we are about to write must be missing or empty: we never replace one."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DataError(
+            f"--out {out}: exists and is not empty; nothing was changed — choose another folder"
+        )
+
+
+def _check_run_folder(out: Path) -> None:
+    """``--out`` of a results command: missing, empty, or a searcher run folder."""
+    from labcore.rundir import is_run_dir
+
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out}: is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not is_run_dir(out, PACKAGE):
+        raise DataError(
+            f"--out {out}: exists and is not a searcher run folder (no run.json); "
+            "nothing was changed — choose another folder"
+        )
+
+
+def _check_env(env: EnvConfig) -> None:
+    if env.index and not (Path(env.index) / "meta.json").is_file():
+        raise DataError(
+            f"--env.index {env.index}: not a searcher index folder (no meta.json); "
+            "write one with `searcher index`"
+        )
+    if env.url and not env.url.startswith(("http://", "https://")):
+        raise DataError(f"--env.url {env.url}: expected http://HOST:PORT")
+
+
+def _check_synth(args) -> None:
+    from searcher.synth.build import existing_manifest
+
+    existing_manifest(args.out, args.config)
+
+
+def _check_index(args) -> None:
+    from searcher.data.corpus import check_passages
+
+    cfg: IndexConfig = args.config
+    check_passages(cfg.corpus)
+    if cfg.pages and not Path(cfg.pages).is_file():
+        raise DataError(f"--pages {cfg.pages}: file not found")
+    _check_new_folder(args.out)
+
+
+def _check_serve(args) -> None:
+    _check_env(args.config.env)
+
+
+def _check_ask(args) -> None:
+    if not args.question.strip():
+        raise DataError("the question is empty")
+    _check_env(args.config.env)
+
+
+def _check_eval(args) -> None:
+    from searcher.data.corpus import read_questions
+
+    _check_run_folder(args.out)
+    read_questions(args.config.data)
+    _check_env(args.config.env)
+
+
+def _check_train(args) -> None:
+    from searcher.data.sources import resolve_train_data
+
+    _check_run_folder(args.out)
+    resolve_train_data(args.config, args.out)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _env(cfg: EnvConfig):
+    """The in-process environment (``env.index``) or the HTTP one (``env.url``)."""
+    if cfg.url:
         from searcher.client import HTTPSearchEnvironment
 
-        env = HTTPSearchEnvironment(args.url, topk=args.topk)
+        env = HTTPSearchEnvironment(cfg.url, topk=cfg.topk)
         env.health()
         return env
-    if not getattr(args, "index", None):
-        raise DataError("give --index DIR or --url URL")
-    from searcher.env import SearchEnvironment
+    from searcher.agent.env import SearchEnvironment
 
     llm = None
-    if args.learnings == "llm":
+    if cfg.learnings == "llm":
         from labcore.llm import LocalChatModel
 
-        llm = LocalChatModel(args.learnings_model)
-    return SearchEnvironment.from_folder(
-        args.index, topk=args.topk, learnings=args.learnings, llm=llm
-    )
-
-
-def _add_env_args(p, url: bool = True) -> None:
-    p.add_argument("--index", help="index folder written by `searcher index`")
-    if url:
-        p.add_argument("--url", help="a running `searcher serve`, e.g. http://127.0.0.1:8000")
-    p.add_argument("--topk", type=int, default=3, help="passages/pages per query (default 3)")
-    p.add_argument(
-        "--learnings",
-        choices=["extractive", "llm"],
-        default="extractive",
-        help="how open-ended results become learnings (default extractive, no LLM)",
-    )
-    p.add_argument(
-        "--learnings-model", default="smollm2-135m-instruct", help="chat model for --learnings llm"
-    )
-
-
-def _add_agent_args(p) -> None:
-    p.add_argument("--model", default="smollm2-135m-instruct", help="model name or folder")
-    p.add_argument("--max-turns", type=int, default=4)
-    p.add_argument("--max-new-tokens", type=int, default=96)
-    p.add_argument("--batch-size", type=int, default=64)
-
-
-def _agent(args):
-    from searcher.agent import AgentConfig
-
-    if args.max_turns < 0 or args.max_new_tokens < 1 or args.batch_size < 1:
-        raise DataError("--max-turns must be >= 0, --max-new-tokens and --batch-size >= 1")
-    return AgentConfig(
-        max_turns=args.max_turns,
-        max_new_tokens=args.max_new_tokens,
-        temperature=0.0,
-        batch_size=args.batch_size,
-    )
-
-
-def _load_model(name: str):
-    from labcore.models import load_causal_lm
-
-    return load_causal_lm(name)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="searcher",
-        description="O²-Searcher: an RL-trained search agent for open- and closed-ended "
-        "questions over a local search environment.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("synth", help="write the embedded benchmark")
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
-
-    p = sub.add_parser("index", help="index a FlashRAG corpus (and a web-page cache)")
-    p.add_argument("--corpus", required=True, help="FlashRAG JSONL: id, contents")
-    p.add_argument("--pages", help="web-page cache JSONL: url, title, content")
-    p.add_argument("--out", required=True)
-    p.add_argument("--kind", choices=["bm25", "dense", "hybrid"], default="bm25")
-
-    p = sub.add_parser("serve", help="serve an index over HTTP (loopback by default)")
-    _add_env_args(p, url=False)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--max-queries", type=int, default=1024, help="queries per request")
-
-    p = sub.add_parser("ask", help="run one question and print the trace")
-    p.add_argument("question")
-    p.add_argument("--ability", choices=["closed", "open"], default="closed")
-    _add_env_args(p)
-    _add_agent_args(p)
-
-    p = sub.add_parser("eval", help="evaluate a model on a question file")
-    p.add_argument("--data", required=True, help="closed (FlashRAG) and/or open (findings) JSONL")
-    p.add_argument("--out", required=True, help="folder for traces.jsonl and summary.json")
-    p.add_argument("--limit", type=int, help="first N questions only")
-    p.add_argument("--judge-model", help="LLM judge model on an OpenAI-compatible endpoint")
-    p.add_argument("--judge-url", help="base URL of the judge endpoint")
-    _add_env_args(p)
-    _add_agent_args(p)
-
-    for name, helptext in (("sft", "cold-start SFT"), ("train", "cold-start SFT, then GRPO")):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument(
-            "--preset",
-            default="smoke" if name == "train" else "cpu",
-            help="smoke, cpu (= default) or gpu",
-        )
-        p.add_argument("--data", help="benchmark folder from `searcher synth` (made if missing)")
-        p.add_argument("--out", help="run folder (default runs/searcher/<preset>)")
-        p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
-        if name == "train":
-            p.add_argument("--stage", choices=["all", "sft", "grpo", "eval"], default="all")
-    return parser
-
-
-@cli_errors
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``searcher`` console script."""
-    args = build_parser().parse_args(argv)
-    if getattr(args, "topk", 3) < 1:
-        raise DataError("--topk must be at least 1")
-    return {
-        "synth": _synth,
-        "index": _index,
-        "serve": _serve,
-        "ask": _ask,
-        "eval": _eval,
-        "sft": _train,
-        "train": _train,
-    }[args.command](args)
+        llm = LocalChatModel(cfg.learnings_model)
+    return SearchEnvironment.from_folder(cfg.index, topk=cfg.topk, learnings=cfg.learnings, llm=llm)
 
 
 def _synth(args) -> int:
-    from searcher.synth import SynthConfig, synthesize
+    from searcher.synth.build import synthesize
 
-    manifest = synthesize(args.out, SynthConfig(seed=args.seed))
+    manifest = synthesize(args.out, args.config)
     print(json.dumps(manifest, indent=2))
     return 0
 
@@ -163,27 +139,33 @@ def _synth(args) -> int:
 def _index(args) -> int:
     from searcher.index import build_index_folder
 
-    out = build_index_folder(args.corpus, args.out, pages=args.pages, kind=args.kind)
-    print(f"wrote {args.kind} index to {out}")
+    cfg: IndexConfig = args.config
+    out = build_index_folder(cfg.corpus, args.out, pages=cfg.pages, kind=cfg.kind)
+    print(f"wrote {cfg.kind} index to {out}")
     return 0
 
 
 def _serve(args) -> int:
     from searcher.server import Limits, serve
 
-    env = _env(args)
-    _log(f"serving {args.index} on http://{args.host}:{args.port}")
-    serve(env, args.host, args.port, Limits(max_queries=args.max_queries))
+    cfg: ServeConfig = args.config
+    env = _env(cfg.env)
+    _log(f"serving {cfg.env.index} on http://{cfg.host}:{cfg.port}")
+    serve(env, cfg.host, cfg.port, Limits(max_queries=cfg.max_queries))
     return 0
 
 
 def _ask(args) -> int:
-    from searcher.agent import run_episodes
-    from searcher.policy import Policy
+    from labcore.models import load_causal_lm
+    from labcore.train import seed_everything
+    from searcher.agent.loop import run_episodes
+    from searcher.agent.policy import Policy
 
-    env = _env(args)
-    model, tok = _load_model(args.model)
-    traj = run_episodes(Policy(model, tok), env, [args.question], [args.ability], _agent(args))[0]
+    cfg: AskConfig = args.config
+    seed_everything(args.seed)
+    env = _env(cfg.env)
+    model, tok = load_causal_lm(cfg.model, device=args.device)
+    traj = run_episodes(Policy(model, tok), env, [args.question], [cfg.ability], cfg.agent)[0]
     for i, turn in enumerate(traj.turns, 1):
         print(f"--- turn {i} ({turn['action']})\n{turn['response']}")
         if "learnings" in turn:
@@ -193,35 +175,98 @@ def _ask(args) -> int:
 
 
 def _eval(args) -> int:
-    from searcher.corpus import read_questions
-    from searcher.evaluate import evaluate
+    from labcore.rundir import RunDir
 
-    rows = read_questions(args.data)
-    if args.limit is not None:
-        rows = rows[: args.limit]
+    cfg: EvalConfig = args.config
+    run = RunDir.for_args(args, PACKAGE)
+    if run.finished:
+        print(f"{run.path}: already finished")
+        print(json.dumps(run.load_metrics(), indent=2))
+        return 0
+    from labcore.models import load_causal_lm
+    from labcore.train import seed_everything
+    from searcher.data.corpus import read_questions
+    from searcher.eval.evaluate import evaluate, log_traces
+
+    seed_everything(args.seed)
+    rows = read_questions(cfg.data)
+    if cfg.limit is not None:
+        rows = rows[: cfg.limit]
     judge = None
-    if args.judge_model:
+    if cfg.judge_model:
         from labcore.llm import OpenAIChatModel
 
-        judge = OpenAIChatModel(args.judge_model, base_url=args.judge_url)
-    env = _env(args)
-    model, tok = _load_model(args.model)
-    evaluate(model, tok, env, rows, _agent(args), args.out, judge=judge, log=print)
+        judge = OpenAIChatModel(cfg.judge_model, base_url=cfg.judge_url)
+    env = _env(cfg.env)
+    model, tok = load_causal_lm(cfg.model, device=args.device)
+    run.print(f"evaluating {cfg.model} on {len(rows)} questions")
+    summary = evaluate(
+        model, tok, env, rows, cfg.agent, run.path, open_scale=cfg.open_scale, judge=judge,
+        log=run.print,
+    )  # fmt: skip
+    log_traces(run)
+    run.finish(**summary)
+    print(json.dumps(summary, indent=2))
     return 0
 
 
 def _train(args) -> int:
-    from searcher.config import apply_overrides, preset
-    from searcher.pipeline import run_pipeline
+    from labcore.rundir import RunDir
+    from searcher.data.sources import resolve_train_data
 
-    cfg = apply_overrides(preset(args.preset), args.set)
-    cfg.validate()
-    out = Path(args.out or f"runs/searcher/{args.preset}")
-    stage = "sft" if args.command == "sft" else args.stage
-    run_pipeline(cfg, out, data=args.data, stage=stage, log=_log)
-    _log(json.dumps(dataclasses.asdict(cfg))[:0])
+    data = resolve_train_data(args.config, args.out)
+    run = RunDir.for_args(args, PACKAGE)
+    if run.finished:
+        from searcher.report import results_table
+
+        print(f"{run.path}: already finished")
+        print(results_table([run]))
+        return 0
+    from searcher.report import results_table
+    from searcher.train.pipeline import run_pipeline
+
+    run.print(f"searcher train --preset {args.preset} into {run.path} ({run.status})")
+    results = run_pipeline(args.config, run, data, device=args.device)
+    run.finish(**results)
+    print(results_table([run]))
     return 0
 
+
+def _report(args) -> int:
+    from labcore.rundir import find_runs
+    from searcher.report import report
+
+    print(report(find_runs(args.dirs, PACKAGE)))
+    return 0
+
+
+app = App(
+    "searcher",
+    "O²-Searcher: an RL-trained search agent for open- and closed-ended questions over a "
+    "local search environment.",
+    package=PACKAGE,
+    version=__version__,
+    commands=[
+        Command("synth", _synth, help="write the embedded benchmark (a searcher data folder)",
+                config=SynthConfig, common=(), check=_check_synth),
+        Command("index", _index, help="index a FlashRAG corpus (and a web-page cache)",
+                config=IndexConfig, common=("threads",), check=_check_index),
+        Command("serve", _serve, help="serve an index over HTTP (loopback by default)",
+                config=ServeConfig, out=None, common=("threads",), check=_check_serve),
+        Command("ask", _ask, help="run one question and print the trace", config=AskConfig,
+                out=None, args=[Arg("question", type=str, help="the question")],
+                check=_check_ask),
+        Command("eval", _eval, help="evaluate a model on a question file (a run folder)",
+                config=EvalConfig, check=_check_eval),
+        Command("train", _train, help="benchmark, index, cold-start SFT, GRPO, evaluation",
+                config=TrainConfig, presets=TRAIN_PRESETS, default_preset="smoke",
+                check=_check_train),
+        Command("report", _report, help="the README's results tables from run folders",
+                out=None, common=(), args=[Arg("dirs", nargs="+", type=str,
+                                               help="run folders (or folders holding them)")]),
+    ],
+)  # fmt: skip
+main = app.main
 
 if __name__ == "__main__":
     sys.exit(main())

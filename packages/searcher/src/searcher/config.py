@@ -1,63 +1,280 @@
-"""Training and evaluation configuration: dataclasses with presets and dotted ``--set`` overrides."""
+"""Every command's options as dataclasses: the ``searcher`` CLI turns their fields into dotted
+options (``--sft.lr 1e-4``), their docstrings into ``--help`` and their defaults into presets.
+
+Nothing here imports torch, so ``--help`` and refusals stay fast.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import typing
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Literal
 
+from labcore.config import check_choices
 from labcore.errors import DataError
-from searcher.agent import AgentConfig
-from searcher.synth import SynthConfig
+
+IndexKind = Literal["bm25", "dense", "hybrid"]
+LearningsKind = Literal["extractive", "llm"]
+DEFAULT_MODEL = "smollm2-135m-instruct"
 
 
-@dataclass
+@dataclass(frozen=True)
+class SynthConfig:
+    """Size of the embedded benchmark's world and of its splits."""
+
+    seed: int = 0
+    """Random seed of the world, the texts and the splits."""
+    n_countries: int = 4
+    """Countries in the world."""
+    n_cities: int = 12
+    """Cities in the world."""
+    n_orgs: int = 20
+    """Organisations in the world."""
+    n_people: int = 60
+    """People in the world."""
+    n_events: int = 16
+    """Events in the world."""
+    closed_test: int = 60
+    """Closed test questions (half single-hop, half 2-hop)."""
+    open_test_fraction: float = 0.25
+    """Share of the open questions held out for testing."""
+    sft_closed: int = 120
+    """Closed cold-start conversations written by the scripted expert."""
+    sft_open: int = 18
+    """Open cold-start conversations written by the scripted expert."""
+
+    def validate(self) -> None:
+        for k, v in asdict(self).items():
+            if k != "seed" and v < 0:
+                raise DataError(f"synth.{k} must be non-negative (got {v})")
+        if min(self.n_countries, self.n_cities, self.n_orgs, self.n_people) < 2:
+            raise DataError("the world needs at least two countries, cities, orgs and people")
+        if not 0 <= self.open_test_fraction < 1:
+            raise DataError("synth.open_test_fraction must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Rollout settings of the agent loop."""
+
+    max_turns: int = 4
+    """Search rounds; one more generation follows, with search disabled."""
+    max_new_tokens: int = 128
+    """Tokens per assistant turn (2048 in the paper)."""
+    max_obs_tokens: int = 400
+    """Observation tokens per turn (2048 in the paper); longer keeps head and 10-token tail."""
+    temperature: float = 1.0
+    """Sampling temperature (0 = greedy)."""
+    top_p: float = 1.0
+    """Nucleus sampling mass."""
+    max_queries: int | None = 5
+    """Truncate a search to this many queries (null = no limit; the official code has none)."""
+    last_turn_note: bool = True
+    """Tell the model, in the last observation, that no searches are left."""
+    batch_size: int = 64
+    """Most trajectories per ``generate`` call."""
+
+    def validate(self, group: str = "agent") -> None:
+        if self.max_turns < 0 or self.max_new_tokens < 1 or self.max_obs_tokens < 16:
+            raise DataError(
+                f"{group}.max_turns must be >= 0, {group}.max_new_tokens >= 1 and "
+                f"{group}.max_obs_tokens >= 16"
+            )
+        if self.batch_size < 1:
+            raise DataError(f"{group}.batch_size must be >= 1")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise DataError(f"{group}.temperature must be >= 0 and {group}.top_p in (0, 1]")
+        if self.max_queries is not None and self.max_queries < 1:
+            raise DataError(f"{group}.max_queries must be >= 1 or null")
+
+
+def _greedy_agent() -> AgentConfig:
+    return AgentConfig(temperature=0.0)
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """The search environment: an index folder in this process, or a running server."""
+
+    index: str | None = None
+    """Index folder written by `searcher index` (or give `env.url`)."""
+    url: str | None = None
+    """A running `searcher serve`, e.g. http://127.0.0.1:8000."""
+    topk: int = 3
+    """Passages or pages per query (3 in the paper)."""
+    learnings: LearningsKind = "extractive"
+    """How open-ended results become learnings: extractive (no LLM) or llm."""
+    learnings_model: str = DEFAULT_MODEL
+    """Chat model (name or folder) for `env.learnings llm`."""
+
+    def validate(self, *, url: bool = True) -> None:
+        check_choices(self, "env")
+        if self.topk < 1:
+            raise DataError(f"env.topk must be at least 1 (got {self.topk})")
+        if not url and self.url:
+            raise DataError("env.url: this command serves an index folder; give env.index")
+        if not self.index and not self.url:
+            raise DataError("give --env.index DIR" + (" or --env.url URL" if url else ""))
+        if self.index and self.url:
+            raise DataError("give either --env.index or --env.url, not both")
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """`searcher index`: a FlashRAG corpus (and a web-page cache) into an index folder."""
+
+    corpus: str
+    """FlashRAG corpus JSONL: objects with id and contents (title, newline, text)."""
+    pages: str | None = None
+    """Web-page cache JSONL: objects with url, title and content."""
+    kind: IndexKind = "bm25"
+    """bm25, dense (MiniLM + faiss flat) or hybrid (reciprocal rank fusion)."""
+
+    def validate(self) -> None:
+        check_choices(self)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """`searcher serve`: an index folder over HTTP."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    host: str = "127.0.0.1"
+    """Address to bind (loopback by default)."""
+    port: int = 8000
+    """TCP port."""
+    max_queries: int = 1024
+    """Most queries per request."""
+
+    def validate(self) -> None:
+        self.env.validate(url=False)
+        if not 0 < self.port < 65536 or self.max_queries < 1:
+            raise DataError("port must be in 1..65535 and max_queries >= 1")
+
+
+@dataclass(frozen=True)
+class AskConfig:
+    """`searcher ask`: one question, with its trace printed."""
+
+    ability: Literal["closed", "open"] = "closed"
+    """closed (a short exact answer) or open (a list of key findings)."""
+    model: str = DEFAULT_MODEL
+    """Model name or folder (e.g. a run's sft/model)."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    agent: AgentConfig = field(default_factory=_greedy_agent)
+
+    def validate(self) -> None:
+        check_choices(self)
+        self.env.validate()
+        self.agent.validate()
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """`searcher eval`: greedy episodes over a question file, scored, in a run folder."""
+
+    data: str
+    """Questions: FlashRAG JSONL (golden_answers), findings JSONL, or O²-QA *_gt.json."""
+    model: str = DEFAULT_MODEL
+    """Model name or folder (e.g. a run's grpo/model)."""
+    limit: int | None = None
+    """First N questions only (null = all)."""
+    open_scale: float = 0.5
+    """Open-ended reward scale (0.5 in the paper, against 1.0 for closed)."""
+    judge_model: str | None = None
+    """LLM judge model on an OpenAI-compatible endpoint (adds judged findings P/R/F1)."""
+    judge_url: str | None = None
+    """Base URL of the judge endpoint."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    agent: AgentConfig = field(default_factory=_greedy_agent)
+
+    def validate(self) -> None:
+        self.env.validate()
+        self.agent.validate()
+        if self.limit is not None and self.limit < 1:
+            raise DataError(f"limit must be >= 1 or null (got {self.limit})")
+        if self.judge_url and not self.judge_model:
+            raise DataError("judge_url needs judge_model")
+
+
+@dataclass(frozen=True)
 class SFTConfig:
     """Cold-start SFT on the expert conversations (assistant tokens only)."""
 
     epochs: float = 1.0
+    """Passes over the cold-start conversations."""
     lr: float = 5e-5
+    """Peak learning rate (AdamW, no weight decay)."""
     batch_size: int = 4
     """Conversations per optimiser step (gradient accumulation, one at a time)."""
     max_length: int = 1536
+    """Tokens per conversation (longer ones are cut)."""
     max_examples: int | None = None
+    """Use only this many conversations, drawn at random (null = all)."""
     warmup_steps: int = 5
+    """Linear warm-up steps, then a constant rate."""
     grad_clip: float = 1.0
+    """Gradient-norm clip."""
     save_every: int = 20
+    """Checkpoint every N steps (resumed after a kill)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class GRPOSettings:
-    """GRPO through TRL's GRPOTrainer with our multi-turn ``rollout_func``."""
+    """GRPO through TRL's GRPOTrainer with the multi-turn rollout function."""
 
     steps: int = 6
+    """Optimiser steps (0 = no GRPO stage)."""
     prompts_per_step: int = 4
+    """Questions per step."""
     group_size: int = 4
+    """Trajectories per question (the GRPO group)."""
     lr: float = 2e-6
+    """Learning rate (constant)."""
     beta: float = 0.001
     """KL coefficient (k3 low-variance estimator inside TRL)."""
     epsilon: float = 0.2
+    """Clip range of the surrogate."""
     temperature: float = 1.0
+    """Rollout sampling temperature."""
     open_scale: float = 0.5
     """Open-ended reward scale (0.5 in the paper, against 1.0 for closed)."""
     faithful_rewards: bool = False
     """Read answers from prompt + response and split findings on '-', as the official code."""
     save_steps: int = 5
+    """Trainer checkpoint every N steps (resumed after a kill)."""
     micro_batch: int | None = None
     """Trajectories per forward/backward pass (gradient accumulation over the step's
-    ``prompts_per_step * group_size``); None = all at once. Long multi-turn completions
-    with a 49k vocabulary need a small value on a CPU: 8 x 1.8k tokens ran out of 23 GB."""
+    prompts_per_step * group_size); null = all at once. Long multi-turn completions
+    with a 49k vocabulary need a small value on a CPU."""
     open_fraction: float = 0.5
     """Share of open-ended prompts in the RL data (the paper has about 44%)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """Everything ``searcher train`` runs."""
+    """`searcher train`: benchmark, index, cold-start SFT, GRPO and evaluation in one run folder."""
 
-    model: str = "smollm2-135m-instruct"
-    index_kind: str = "bm25"
+    model: str = DEFAULT_MODEL
+    """Base model: a bundled name, a hub id available offline, or a folder."""
+    index_kind: IndexKind = "bm25"
+    """Index of the corpus and the web-page cache: bm25, dense or hybrid."""
+    topk: int = 3
+    """Passages or pages per query."""
     seed: int = 0
+    """Seed of SFT sampling, GRPO and the evaluation order."""
+    data: str | None = None
+    """A searcher data folder (`searcher synth --out DIR`); null = synthesise one inside --out."""
+    train: str | None = None
+    """Instead of --data: RL training questions (FlashRAG JSONL, findings JSONL or O²-QA
+    *_gt.json); needs --test and --corpus."""
+    test: str | None = None
+    """Instead of --data: test questions (same formats as --train)."""
+    corpus: str | None = None
+    """Instead of --data: FlashRAG corpus JSONL (id, contents)."""
+    pages: str | None = None
+    """With --corpus: web-page cache JSONL (url, title, content) for open questions."""
+    coldstart: str | None = None
+    """With --corpus: cold-start conversations JSONL (messages); without it SFT is skipped."""
     synth: SynthConfig = field(default_factory=SynthConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
     grpo: GRPOSettings = field(default_factory=GRPOSettings)
@@ -65,84 +282,89 @@ class TrainConfig:
         default_factory=lambda: AgentConfig(max_new_tokens=96, max_obs_tokens=320)
     )
     eval_closed: int = 40
+    """Closed test questions evaluated per model."""
     eval_open: int = 8
+    """Open test questions evaluated per model."""
 
     def validate(self) -> None:
-        if self.index_kind not in ("bm25", "dense", "hybrid"):
-            raise DataError(f"index_kind must be bm25, dense or hybrid (got {self.index_kind!r})")
+        check_choices(self)
+        self.synth.validate()
+        self.agent.validate()
+        files = {"train": self.train, "test": self.test, "corpus": self.corpus}
+        given = [k for k, v in files.items() if v]
+        extra = [k for k in ("pages", "coldstart") if getattr(self, k)]
+        if self.data and (given or extra):
+            raise DataError(f"give --data or --{'/--'.join(given + extra)}, not both")
+        if given and len(given) < 3:
+            missing = [k for k in files if k not in given]
+            raise DataError(f"--train, --test and --corpus go together (missing --{missing[0]})")
+        if extra and not given:
+            raise DataError(f"--{extra[0]} needs --train, --test and --corpus")
+        if self.topk < 1:
+            raise DataError(f"topk must be at least 1 (got {self.topk})")
         if self.grpo.group_size < 2:
             raise DataError("grpo.group_size must be at least 2 (advantages are group-normalised)")
         if self.grpo.prompts_per_step < 1 or self.grpo.steps < 0:
             raise DataError("grpo.prompts_per_step must be >= 1 and grpo.steps >= 0")
-        if self.agent.max_turns < 0 or self.agent.max_new_tokens < 1:
-            raise DataError("agent.max_turns must be >= 0 and agent.max_new_tokens >= 1")
         n = self.grpo.prompts_per_step * self.grpo.group_size
         if self.grpo.micro_batch is not None and (
             self.grpo.micro_batch < 1 or n % self.grpo.micro_batch
         ):
             raise DataError(f"grpo.micro_batch must divide prompts_per_step * group_size = {n}")
-        if self.sft.batch_size < 1 or self.sft.lr <= 0:
-            raise DataError("sft.batch_size must be >= 1 and sft.lr > 0")
+        if not 0 <= self.grpo.open_fraction < 1:
+            raise DataError("grpo.open_fraction must be in [0, 1)")
+        if self.sft.batch_size < 1 or self.sft.lr <= 0 or self.sft.epochs <= 0:
+            raise DataError("sft.batch_size must be >= 1, sft.lr > 0 and sft.epochs > 0")
+        if self.sft.max_examples is not None and self.sft.max_examples < 1:
+            raise DataError("sft.max_examples must be >= 1 or null")
+        if self.sft.warmup_steps < 0 or self.sft.save_every < 1 or self.grpo.save_steps < 1:
+            raise DataError(
+                "sft.warmup_steps must be >= 0, sft.save_every and grpo.save_steps >= 1"
+            )
+        if self.grpo.lr <= 0 or self.grpo.temperature <= 0:
+            raise DataError("grpo.lr and grpo.temperature must be > 0")
+        if self.eval_closed < 0 or self.eval_open < 0:
+            raise DataError("eval_closed and eval_open must be >= 0")
 
 
-def preset(name: str) -> TrainConfig:
-    """``smoke`` (a few minutes on a CPU), ``cpu``/``default`` (the README run), ``gpu``."""
-    if name == "smoke":
-        return TrainConfig(
-            sft=SFTConfig(epochs=1, max_examples=6, batch_size=2, max_length=768, save_every=100),
-            grpo=GRPOSettings(steps=1, prompts_per_step=2, group_size=2, save_steps=100),
-            agent=AgentConfig(max_turns=2, max_new_tokens=32, max_obs_tokens=160),
-            eval_closed=4,
-            eval_open=2,
-        )
-    if name in ("cpu", "default"):
-        return TrainConfig(grpo=GRPOSettings(micro_batch=2))
-    if name == "gpu":
-        return TrainConfig(
-            model="Qwen/Qwen2.5-3B-Instruct",
-            index_kind="dense",
-            sft=SFTConfig(epochs=2, lr=1e-5, batch_size=16, max_length=10240),
-            grpo=GRPOSettings(steps=151, prompts_per_step=32, group_size=8, lr=1e-6, save_steps=50),
-            agent=AgentConfig(max_new_tokens=2048, max_obs_tokens=2048, batch_size=256),
-            eval_closed=60,
-            eval_open=8,
-        )
-    raise DataError(f"unknown preset {name!r}: choose smoke, cpu, default or gpu")
-
-
-def apply_overrides(cfg, overrides: list[str]):
-    """Apply ``section.field=value`` strings (values parsed by the field's type)."""
-    for item in overrides:
-        if "=" not in item:
-            raise DataError(f"--set {item!r}: expected section.field=value")
-        path, value = item.split("=", 1)
-        target = cfg
-        parts = path.split(".")
-        for p in parts[:-1]:
-            if not hasattr(target, p):
-                raise DataError(f"--set {item!r}: no section {p!r}")
-            target = getattr(target, p)
-        name = parts[-1]
-        fields = {f.name: f for f in dataclasses.fields(target)}
-        if name not in fields:
-            raise DataError(f"--set {item!r}: no option {name!r}")
-        hints = typing.get_type_hints(type(target))
-        setattr(target, name, _parse(value, hints[name], item))
-    return cfg
-
-
-def _parse(value: str, hint, item: str):
-    args = typing.get_args(hint)
-    if value.lower() in ("none", "null") and type(None) in args:
-        return None
-    base = next((a for a in args if a is not type(None)), hint) if args else hint
-    try:
-        if base is bool:
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError
-            return value.lower() in ("true", "1")
-        return base(value)
-    except (TypeError, ValueError):
-        raise DataError(
-            f"--set {item!r}: cannot read {value!r} as {getattr(base, '__name__', base)}"
-        ) from None
+#: ``searcher train`` presets, as dotted keys over the :class:`TrainConfig` defaults.
+TRAIN_PRESETS: dict[str, dict] = {
+    # A few minutes on a CPU: every stage runs once, at toy size.
+    "smoke": {
+        "sft.max_examples": 6,
+        "sft.batch_size": 2,
+        "sft.max_length": 768,
+        "sft.save_every": 100,
+        "grpo.steps": 1,
+        "grpo.prompts_per_step": 2,
+        "grpo.group_size": 2,
+        "grpo.save_steps": 100,
+        "agent.max_turns": 2,
+        "agent.max_new_tokens": 32,
+        "agent.max_obs_tokens": 160,
+        "eval_closed": 4,
+        "eval_open": 2,
+    },
+    # About an hour on an idle 2-core machine.
+    "cpu": {"grpo.micro_batch": 2},
+    "default": {"grpo.micro_batch": 2},
+    # The paper's scale: Qwen2.5-3B-Instruct, dense retrieval, long turns.
+    "gpu": {
+        "model": "Qwen/Qwen2.5-3B-Instruct",
+        "index_kind": "dense",
+        "sft.epochs": 2,
+        "sft.lr": 1e-5,
+        "sft.batch_size": 16,
+        "sft.max_length": 10240,
+        "grpo.steps": 151,
+        "grpo.prompts_per_step": 32,
+        "grpo.group_size": 8,
+        "grpo.lr": 1e-6,
+        "grpo.save_steps": 50,
+        "agent.max_new_tokens": 2048,
+        "agent.max_obs_tokens": 2048,
+        "agent.batch_size": 256,
+        "eval_closed": 60,
+        "eval_open": 8,
+    },
+}

@@ -18,7 +18,7 @@ from pathlib import Path
 from labcore.errors import DataError
 from labcore.io import atomic_path, read_json, write_json, write_jsonl
 from labcore.retrieval import BM25Index, DenseTextIndex, Embedder, HybridIndex
-from searcher.corpus import read_pages, read_passages
+from searcher.data.corpus import read_pages, read_passages
 
 KINDS = ("bm25", "dense", "hybrid")
 _CLASSES = {"bm25": BM25Index, "dense": DenseTextIndex, "hybrid": HybridIndex}

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from searcher.env import SearchEnvironment
+from searcher.agent.env import SearchEnvironment
 
 
 @dataclass(frozen=True)

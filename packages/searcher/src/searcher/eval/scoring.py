@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from searcher.agent import Trajectory
-from searcher.protocol import SYSTEM_PROMPT
-from searcher.rewards import closed_ended_reward, open_ended_reward
+from searcher.agent.loop import Trajectory
+from searcher.agent.protocol import SYSTEM_PROMPT
+from searcher.agent.rewards import closed_ended_reward, open_ended_reward
 
 
 def trajectory_reward(

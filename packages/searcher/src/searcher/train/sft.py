@@ -18,10 +18,12 @@ from pathlib import Path
 import torch
 
 from labcore.errors import DataError
-from labcore.io import atomic_path, read_jsonl, write_json
+from labcore.io import atomic_path, write_json
+from labcore.schedules import lr_scheduler
 from labcore.train import load_checkpoint, save_checkpoint, seed_everything
+from searcher.agent.policy import Policy
 from searcher.config import SFTConfig
-from searcher.policy import Policy
+from searcher.data.corpus import read_conversations
 
 
 def tokenize_conversation(
@@ -59,14 +61,13 @@ def run_sft(
     cfg: SFTConfig,
     seed: int = 0,
     log=print,
+    on_step=None,
 ) -> Path:
     """Train on ``data`` (coldstart.jsonl) and save the model to ``out/model``; resumes from
-    ``out/checkpoint.pt`` after a kill."""
+    ``out/checkpoint.pt`` after a kill. ``on_step(step, loss=, lr=)`` sees every step."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = read_jsonl(data)
-    if not rows or "messages" not in rows[0]:
-        raise DataError(f"{data}: expected cold-start rows with 'messages'")
+    rows = read_conversations(data)
     seed_everything(seed)
     random.Random(seed).shuffle(rows)
     if cfg.max_examples is not None:
@@ -75,8 +76,9 @@ def run_sft(
     examples = [tokenize_conversation(policy, r["messages"], cfg.max_length) for r in rows]
     total_steps = max(1, math.ceil(len(examples) * cfg.epochs / cfg.batch_size))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps))
+    # Linear warm-up, then the base rate.
+    sched = lr_scheduler(
+        opt, total_steps=total_steps, warmup_steps=cfg.warmup_steps, schedule="constant"
     )
     start = 0
     ckpt = out / "checkpoint.pt"
@@ -109,11 +111,14 @@ def run_sft(
             loss.backward()
             loss_sum += loss.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        lr = opt.param_groups[0]["lr"]
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
         history.append({"step": step + 1, "loss": loss_sum})
         log(f"sft step {step + 1}/{total_steps} loss {loss_sum:.4f}")
+        if on_step is not None:
+            on_step(step + 1, loss=loss_sum, lr=lr)
         if (step + 1) % cfg.save_every == 0 and step + 1 < total_steps:
             save_checkpoint(
                 ckpt,

@@ -11,28 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from searcher.policy import Policy
-from searcher.protocol import parse_action, render_invalid, render_observation
+from searcher.agent.policy import Policy
+from searcher.agent.protocol import parse_action, render_invalid, render_observation
+from searcher.config import AgentConfig
 
-
-@dataclass
-class AgentConfig:
-    """Rollout settings."""
-
-    max_turns: int = 4
-    """Search rounds; one more generation follows, with search disabled."""
-    max_new_tokens: int = 128
-    """Tokens per assistant turn (2048 in the paper)."""
-    max_obs_tokens: int = 400
-    """Observation tokens per turn (2048 in the paper); longer keeps head and 10-token tail."""
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_queries: int | None = 5
-    """Truncate a search to this many queries (the official code does not enforce 5)."""
-    last_turn_note: bool = True
-    """Tell the model, in the last observation, that no searches are left."""
-    batch_size: int = 64
-    """Most trajectories per ``generate`` call."""
+__all__ = ["AgentConfig", "Trajectory", "run_episodes"]
 
 
 @dataclass

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 from labcore.errors import DataError
 from labcore.llm import ChatModel
-from searcher.corpus import passage_text
+from searcher.agent.learnings import ExtractiveLearner, LLMLearner
+from searcher.data.corpus import passage_text
 from searcher.index import load_index_folder
-from searcher.learnings import ExtractiveLearner, LLMLearner
 
 ABILITIES = ("closed", "open")
 

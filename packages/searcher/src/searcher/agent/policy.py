@@ -14,7 +14,7 @@ import torch
 from transformers import StoppingCriteriaList
 
 from labcore.llm.stopping_criteria import StopStringsCriteria
-from searcher.protocol import STOP_STRINGS, initial_messages
+from searcher.agent.protocol import STOP_STRINGS, initial_messages
 
 _A, _U = "@@ASSISTANT@@", "@@USER@@"
 

@@ -17,50 +17,65 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from labcore.errors import DataError
-from labcore.io import atomic_path, write_json, write_jsonl
+from labcore.io import atomic_path, read_json, write_json, write_jsonl
 from labcore.retrieval import BM25Index
-from searcher.env import SearchEnvironment
-from searcher.expert import closed_trajectory, open_trajectory
-from searcher.questions import closed_questions, open_questions, split
-from searcher.texts import web_pages, wiki_passages
-from searcher.world import make_world
-
-
-@dataclass
-class SynthConfig:
-    """Size of the world and of the splits."""
-
-    seed: int = 0
-    n_countries: int = 4
-    n_cities: int = 12
-    n_orgs: int = 20
-    n_people: int = 60
-    n_events: int = 16
-    closed_test: int = 60
-    open_test_fraction: float = 0.25
-    sft_closed: int = 120
-    sft_open: int = 18
-
-    def validate(self) -> None:
-        for k, v in asdict(self).items():
-            if k != "seed" and v < 0:
-                raise DataError(f"synth.{k} must be non-negative (got {v})")
-        if min(self.n_countries, self.n_cities, self.n_orgs, self.n_people) < 2:
-            raise DataError("the world needs at least two countries, cities, orgs and people")
+from searcher.agent.env import SearchEnvironment
+from searcher.config import SynthConfig
+from searcher.synth.expert import closed_trajectory, open_trajectory
+from searcher.synth.questions import closed_questions, open_questions, split
+from searcher.synth.texts import web_pages, wiki_passages
+from searcher.synth.world import make_world
 
 
 def _public(q: dict, keys) -> dict:
     return {k: q[k] for k in keys if k in q}
 
 
+DATA_KIND = "searcher-data"
+
+
+def existing_manifest(out: str | os.PathLike, cfg: SynthConfig) -> dict | None:
+    """Check ``out`` before writing the benchmark there; never replaces a folder we did not make.
+
+    Returns the manifest when ``out`` already holds this very benchmark (same config), ``None``
+    when ``out`` is missing or empty; anything else is refused with a :class:`DataError`.
+    """
+    out = Path(out)
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        raise DataError(f"--out {out}: is a file, not a folder; nothing was changed")
+    if not any(out.iterdir()):
+        return None
+    manifest = out / "manifest.json"
+    if manifest.is_file():
+        data = read_json(manifest)
+        if isinstance(data, dict) and data.get("config") == asdict(cfg):
+            return data
+        raise DataError(
+            f"--out {out}: holds a searcher benchmark made with other settings; "
+            "nothing was changed — choose another folder"
+        )
+    raise DataError(
+        f"--out {out}: exists and is not a searcher data folder (no manifest.json); "
+        "nothing was changed — choose another folder"
+    )
+
+
 def synthesize(out: str | os.PathLike, cfg: SynthConfig | None = None) -> dict:
-    """Build everything and write ``out``; returns the manifest."""
+    """Build everything and write ``out``; returns the manifest.
+
+    ``out`` must be missing or empty (or already hold the same benchmark, which is kept).
+    """
     cfg = cfg or SynthConfig()
     cfg.validate()
+    found = existing_manifest(out, cfg)
+    if found is not None:
+        return found
     world = make_world(
         cfg.seed, cfg.n_countries, cfg.n_cities, cfg.n_orgs, cfg.n_people, cfg.n_events
     )
@@ -123,6 +138,7 @@ def synthesize(out: str | os.PathLike, cfg: SynthConfig | None = None) -> dict:
         {**_public(q, open_keys), "ability": "open"} for q in o_test
     ]
     manifest = {
+        "kind": DATA_KIND,
         "config": asdict(cfg),
         "passages": len(passages),
         "pages": len(pages),

@@ -17,14 +17,13 @@ import os
 import random
 from pathlib import Path
 
-import torch
-
 from labcore.errors import DataError
-from labcore.io import atomic_path, read_jsonl, write_json
-from searcher.agent import AgentConfig, run_episodes
+from labcore.io import atomic_path, write_json
+from searcher.agent.loop import AgentConfig, run_episodes
+from searcher.agent.policy import Policy
 from searcher.config import GRPOSettings
-from searcher.policy import Policy
-from searcher.scoring import trajectory_reward
+from searcher.data.corpus import read_questions
+from searcher.eval.scoring import trajectory_reward
 
 
 def group_ids(prompts: list, group_size: int) -> list[int]:
@@ -99,7 +98,7 @@ def searcher_reward(prompts, completions, searcher_reward, **kwargs) -> list[flo
 def rl_rows(path: str | os.PathLike, open_fraction: float, seed: int) -> list[dict]:
     """Training rows, with open-ended rows repeated (as the paper copies O²-QA) to reach
     ``open_fraction``."""
-    rows = read_jsonl(path)
+    rows = read_questions(path)
     closed = [r for r in rows if r["ability"] == "closed"]
     opened = [r for r in rows if r["ability"] == "open"]
     if not rows:
@@ -113,6 +112,18 @@ def rl_rows(path: str | os.PathLike, open_fraction: float, seed: int) -> list[di
     return mixed
 
 
+def log_callback(on_log):
+    """A TRL/transformers ``TrainerCallback`` handing every ``on_log`` to ``on_log(step, logs)``."""
+    from transformers import TrainerCallback
+
+    class _LogToRun(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs:
+                on_log(state.global_step, dict(logs))
+
+    return _LogToRun()
+
+
 def run_grpo(
     model,
     tokenizer,
@@ -124,8 +135,12 @@ def run_grpo(
     seed: int = 0,
     log=print,
     trainer_kwargs: dict | None = None,
+    on_log=None,
 ):
-    """Train with GRPO and save the model to ``out/model``; resumes from TRL's last checkpoint."""
+    """Train with GRPO and save the model to ``out/model``; resumes from TRL's last checkpoint.
+
+    ``on_log(step, logs)`` receives TRL's logged metrics (reward, loss, kl, ...) every step.
+    """
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -135,7 +150,7 @@ def run_grpo(
     by_question = {r["question"]: r for r in rows}
     # Unique prompts; copies of a question are the same prompt.
     dataset = Dataset.from_list([{"prompt": r["question"]} for r in rows])
-    cuda = torch.cuda.is_available()
+    cuda = model.device.type == "cuda"
     n = settings.prompts_per_step * settings.group_size
     micro = settings.micro_batch or n
     args = GRPOConfig(
@@ -175,6 +190,7 @@ def run_grpo(
         args=args,
         train_dataset=dataset,
         rollout_func=make_rollout_func(by_question, env, agent, settings, log=log),
+        callbacks=[log_callback(on_log)] if on_log is not None else None,
     )
     resume = None
     ckpt_dir = out / "trainer"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from searcher.world import World, facts
+from searcher.synth.world import World, facts
 
 _BOILER = [
     "Skip to main content.",

@@ -16,10 +16,10 @@ import numpy as np
 
 from labcore.io import write_json, write_jsonl
 from labcore.metrics import exact_match, f1_score
-from searcher.agent import AgentConfig, run_episodes
-from searcher.policy import Policy
-from searcher.rewards import finding_scores, split_findings
-from searcher.scoring import trajectory_reward
+from searcher.agent.loop import AgentConfig, run_episodes
+from searcher.agent.policy import Policy
+from searcher.agent.rewards import finding_scores, split_findings
+from searcher.eval.scoring import trajectory_reward
 
 _JUDGE_PROMPT = (
     "Pair each input finding with at most one target finding that states the same fact. "
@@ -146,3 +146,30 @@ def summarize(traces: list[dict]) -> dict:
         if "judge_f1" in opened[0]:
             s["open_judge_f1"] = mean([t["judge_f1"] for t in opened])
     return s
+
+
+def log_traces(run) -> None:
+    """One ``metrics.csv`` row per evaluated question and a bar plot of the summary."""
+    from labcore.io import read_json, read_jsonl
+    from labcore.plots import plot_bars
+
+    for i, t in enumerate(read_jsonl(run.path / "traces.jsonl"), 1):
+        row = {
+            "ability": t["ability"],
+            "reward": t["reward"],
+            "answered": int(t["answer"] is not None),
+            "searches": t["num_searches"],
+        }
+        if "em" in t:
+            row.update(em=t["em"], f1=t["f1"])
+        if "findings_f1" in t:
+            row.update(findings_f1=t["findings_f1"])
+        run.log(i, **row)
+    summary = read_json(run.path / "summary.json")
+    bars = {k: summary[k] for k in SUMMARY_BARS if summary.get(k) is not None}
+    if bars:
+        plot_bars(run.plots / "eval.png", bars, title="evaluation")
+
+
+#: Summary keys shown in evaluation bar plots.
+SUMMARY_BARS = ("closed_em", "closed_f1", "open_findings_f1", "open_reward", "mean_reward")

@@ -8,8 +8,8 @@ shows up is dropped. The resulting conversations are the cold-start SFT data.
 
 from __future__ import annotations
 
-from searcher.learnings import words
-from searcher.protocol import initial_messages, render_observation
+from searcher.agent.learnings import words
+from searcher.agent.protocol import initial_messages, render_observation
 
 _PHRASE = {
     "born city": "birth city",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from searcher.texts import related_facts
-from searcher.world import World, facts
+from searcher.synth.texts import related_facts
+from searcher.synth.world import World, facts
 
 
 def closed_questions(world: World) -> list[dict]:

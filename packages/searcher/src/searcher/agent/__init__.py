@@ -1,0 +1,2 @@
+"""The agent: the O² protocol, the policy wrapper, batched rollouts, the search environment and
+the rewards."""

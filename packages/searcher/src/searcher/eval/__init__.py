@@ -1,0 +1,1 @@
+"""Evaluation: scoring trajectories and evaluating a model over a question file."""

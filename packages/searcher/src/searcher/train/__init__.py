@@ -1,0 +1,1 @@
+"""Training: cold-start SFT, GRPO through TRL, and the `searcher train` pipeline."""
