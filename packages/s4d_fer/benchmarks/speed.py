@@ -130,7 +130,7 @@ def main() -> None:
     if args.model == "base":
         cfg = cfg.replace(
             **{"model.preset": "base", "data.num_frames": 16, "data.sampling_rate": 1}
-        )
+        ).validate()
     device = torch.device(args.device)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     print(f"model {args.model} on {device} ({dtype}), torch threads {torch.get_num_threads()}")

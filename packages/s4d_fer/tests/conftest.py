@@ -52,14 +52,33 @@ def micro_synth(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture
-def micro_cfg(micro_synth, tmp_path) -> RunConfig:
-    return RunConfig().replace(
+def micro_options(synth: Path) -> dict:
+    """The micro config as dotted options, pointing at the micro benchmark ``synth``."""
+    return {
         **MICRO,
-        **{
-            "runs_root": str(tmp_path / "runs"),
-            "data.synth_root": str(micro_synth),
-            "data.root": str(micro_synth / "DFEW"),
-            "data.image_root": str(micro_synth / "AffectNet"),
-        },
-    )
+        "data.synth_root": str(synth),
+        "data.root": str(synth / "DFEW"),
+        "data.image_root": str(synth / "AffectNet"),
+    }
+
+
+@pytest.fixture
+def micro_cfg(micro_synth) -> RunConfig:
+    return RunConfig().replace(**micro_options(micro_synth))
+
+
+@pytest.fixture
+def micro_yaml(micro_synth, tmp_path) -> Path:
+    """The micro config as a ``--config`` file (nested YAML)."""
+    import yaml
+
+    nested: dict = {}
+    for key, value in micro_options(micro_synth).items():
+        *head, last = key.split(".")
+        node = nested
+        for part in head:
+            node = node.setdefault(part, {})
+        node[last] = value
+    path = tmp_path / "micro.yaml"
+    path.write_text(yaml.safe_dump(nested))
+    return path

@@ -1,16 +1,17 @@
-"""A pre-train and a fine-tune step, the whole pipeline on micro data, predict, resume, CLI errors."""
+"""A pre-train and a fine-tune step, the whole pipeline on micro data (run folders), predict, resume."""
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from s4d_fer.cli import main, train_main
+from labcore.errors import DataError
+from labcore.rundir import RunDir
 from s4d_fer.config import preset
-from s4d_fer.predict import predict
+from s4d_fer.eval.predict import predict
+from s4d_fer.report import report
 from s4d_fer.train import modules
 from s4d_fer.train.modules import FinetuneModule, PretrainModule
 from s4d_fer.train.pipeline import run_pipeline
@@ -42,9 +43,9 @@ def test_pretrain_and_finetune_steps_on_tiny():
     assert torch.isfinite(loss)
 
 
-def test_pipeline_writes_metrics_and_predict_works(micro_cfg, tmp_path):
-    metrics = run_pipeline(micro_cfg)
-    run = micro_cfg.run_dir
+def test_pipeline_writes_run_folders_and_predict_works(micro_cfg, tmp_path):
+    run = tmp_path / "run"
+    metrics = run_pipeline(micro_cfg, run)
     assert 0 <= metrics["war"] <= 1 and 0 <= metrics["uar"] <= 1 and metrics["n_test"] == 7
     assert set(metrics["per_class_recall"]) == {
         "happy",
@@ -57,8 +58,20 @@ def test_pipeline_writes_metrics_and_predict_works(micro_cfg, tmp_path):
     }
     saved = json.loads((run / "metrics.json").read_text())
     assert saved["war"] == metrics["war"] and saved["image"]["n"] == 21
+    assert set(saved["stage_seconds"]) == {"pretrain", "finetune", "test"}
     assert json.loads((run / "config.json").read_text())["model"]["embed_dim"] == 32
-    assert (run / "pretrain/encoder.pt").is_file() and (run / "finetune/model.pt").is_file()
+    assert json.loads((run / "run.json").read_text())["status"] == "finished"
+    assert (run / "plots/per_class_recall.png").is_file() and (run / "log.txt").is_file()
+    for stage, product in (("pretrain", "encoder.pt"), ("finetune", "model.pt")):
+        folder = run / stage
+        assert (folder / product).is_file() and (folder / "plots/loss.png").is_file()
+        assert json.loads((folder / "run.json").read_text())["status"] == "finished"
+        rows = RunDir(folder).history()
+        assert rows and all("step" in r for r in rows)
+        # one progress line per epoch in log.txt, whatever the terminal
+        assert f"{stage} epoch 1/1:" in (folder / "log.txt").read_text()
+    rows = RunDir(run / "finetune").history()
+    assert any("val/war" in r for r in rows) and any("train/loss_video" in r for r in rows)
     assert list((run / "finetune").glob("logs/version_*/metrics.csv"))
 
     ckpt = run / "finetune/model.pt"
@@ -74,9 +87,13 @@ def test_pipeline_writes_metrics_and_predict_works(micro_cfg, tmp_path):
     # Deterministic at eval: same input, same probabilities.
     assert predict(video, ckpt) == predict(video, ckpt)
 
-    # Running the same command again reuses every finished stage.
-    again = run_pipeline(micro_cfg)
-    assert again["war"] == metrics["war"]
+    # Running the same command again skips the finished run.
+    before = (run / "metrics.json").read_text()
+    again = run_pipeline(micro_cfg, run)
+    assert again["war"] == metrics["war"] and (run / "metrics.json").read_text() == before
+    # The report reads it.
+    table = report([run])
+    assert "video WAR (%)" in table and f"{100 * metrics['war']:.2f}".rstrip("0") in table
 
 
 def _write_mp4(frames, path):
@@ -97,7 +114,7 @@ class _Killed(RuntimeError):
     pass
 
 
-def test_killed_run_resumes_from_last_checkpoint(micro_cfg, monkeypatch):
+def test_killed_run_resumes_from_last_checkpoint(micro_cfg, monkeypatch, tmp_path):
     cfg = micro_cfg.replace(
         **{
             "pretrain.epochs": 2,
@@ -117,9 +134,9 @@ def test_killed_run_resumes_from_last_checkpoint(micro_cfg, monkeypatch):
 
     monkeypatch.setattr(PretrainModule, "training_step", dying)
     with pytest.raises(_Killed):
-        run_pipeline(cfg, stage="pretrain")
-    assert (cfg.run_dir / "pretrain/checkpoints/last.ckpt").is_file()
-    assert not (cfg.run_dir / "pretrain/encoder.pt").exists()  # nothing half-finished
+        run_pipeline(cfg, tmp_path / "run", stage="pretrain")
+    assert (tmp_path / "run" / "pretrain/checkpoints/last.ckpt").is_file()
+    assert not (tmp_path / "run" / "pretrain/encoder.pt").exists()  # nothing half-finished
 
     calls.clear()
     monkeypatch.setattr(
@@ -127,63 +144,23 @@ def test_killed_run_resumes_from_last_checkpoint(micro_cfg, monkeypatch):
         "training_step",
         lambda s, b, i: (calls.append(s.global_step), original(s, b, i))[1],
     )
-    run_pipeline(cfg, stage="pretrain")
+    run_pipeline(cfg, tmp_path / "run", stage="pretrain")
     assert calls and calls[0] == 4  # restarted from the step-4 checkpoint, not from 0
-    assert (cfg.run_dir / "pretrain/encoder.pt").is_file()
-    assert json.loads((cfg.run_dir / "pretrain/metrics.json").read_text())["steps"] == 6
-
-
-def test_cli_bad_input_is_one_line_exit_2(capsys, micro_cfg, tmp_path):
-    for argv, message in (
-        (["--data.nope", "1"], "unknown option 'data.nope'"),
-        (["--model.depth", "two"], "model.depth expects a number"),
-        (["--finetune.select_on", "best"], "finetune.select_on must be one of"),
-        (
-            [
-                "--data.root",
-                str(tmp_path / "missing"),
-                "--data.synth_root",
-                str(tmp_path / "s"),
-                "--runs_root",
-                str(tmp_path),
-            ],
-            "dataset root",
-        ),
-        (["--config", str(tmp_path / "none.yaml")], "--config"),
-    ):
-        with pytest.raises(SystemExit) as exc:
-            train_main(argv)
-        assert exc.value.code == 2
-        err = capsys.readouterr().err.strip()
-        assert err.startswith("error:") and message in err and "\n" not in err
-    with pytest.raises(SystemExit) as exc:
-        main(["predict", str(tmp_path / "x.mp4"), "--checkpoint", str(tmp_path / "nope.pt")])
-    assert exc.value.code == 2
-
-
-def test_config_file_and_overrides(tmp_path, capsys):
-    cfg_file = tmp_path / "run.yaml"
-    cfg_file.write_text(
-        "model:\n  preset: base\ndata:\n  dataset: mafw\n  fold: 3\nfinetune.epochs: 7\n"
-    )
-    assert train_main(["--config", str(cfg_file), "--data.root=/data/MAFW", "--print-config"]) == 0
-    resolved = json.loads(capsys.readouterr().out)
-    assert resolved["model"]["embed_dim"] == 768 and resolved["data"]["dataset"] == "mafw"
-    assert resolved["data"]["fold"] == 3 and resolved["finetune"]["epochs"] == 7
-    assert resolved["data"]["root"] == "/data/MAFW"
+    assert (tmp_path / "run" / "pretrain/encoder.pt").is_file()
+    assert json.loads((tmp_path / "run" / "pretrain/metrics.json").read_text())["steps"] == 6
 
 
 def test_stage_test_needs_a_model(micro_cfg, tmp_path):
-    shutil.rmtree(micro_cfg.run_dir, ignore_errors=True)
-    with pytest.raises(Exception, match="run --stage finetune first"):
-        run_pipeline(micro_cfg, stage="test")
+    with pytest.raises(DataError, match="run --stage finetune first"):
+        run_pipeline(micro_cfg, tmp_path / "never_ran", stage="test")
+    assert not (tmp_path / "never_ran").exists()
     assert modules.soft_cross_entropy(
         torch.zeros(1, 3), torch.tensor([[1.0, 0, 0]])
     ).item() == pytest.approx(np.log(3))
 
 
-def test_folds_aggregate_mean_and_std(micro_cfg):
-    from s4d_fer.folds import parse_folds, run_folds
+def test_folds_aggregate_mean_and_std(micro_cfg, tmp_path):
+    from s4d_fer.train.folds import parse_folds, run_folds
 
     assert parse_folds("all") == [1, 2, 3, 4, 5]
     with pytest.raises(Exception, match=r"folds are 1..5"):
@@ -192,4 +169,6 @@ def test_folds_aggregate_mean_and_std(micro_cfg):
     summary = run_folds(cfg, [1, 2])
     wars = [summary["folds"][k]["war"] for k in (1, 2)]
     assert summary["war"] == pytest.approx(sum(wars) / 2)
-    assert (cfg.run_dir / "folds.json").is_file() and (cfg.run_dir / "fold2/metrics.json").is_file()
+    assert (tmp_path / "run" / "folds.json").is_file() and (
+        tmp_path / "run" / "fold2/metrics.json"
+    ).is_file()

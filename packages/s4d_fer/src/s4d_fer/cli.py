@@ -1,76 +1,67 @@
-"""Command line: ``train`` (the pipeline) and ``s4d-fer`` (synth, train, predict, ablation)."""
+"""Command line: ``train`` (the pipeline) and ``s4d-fer`` (train, synth, predict, ablation, report).
+
+Every config field is an option (``--data.root PATH``, ``--model.preset base``,
+``--finetune.epochs 20``); ``--config FILE``, ``--print_config`` and ``--preset`` come
+from :mod:`labcore.cli`. Options, stages and paths are checked before any work.
+Nothing here imports torch: ``--help`` and refusals are fast.
+"""
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
-import time
 from pathlib import Path
 
-from labcore.errors import DataError, cli_errors
+from labcore.cli import App, Arg, Command
+from labcore.errors import DataError
 from s4d_fer import __version__
-from s4d_fer.config import PRESETS, RunConfig, load_config_file, preset
+from s4d_fer.config import PRESETS, RunConfig, SynthConfig, as_dict
+from s4d_fer.train.checks import PACKAGE, check_data, check_out, missing_inputs, needs_images
 
 STAGES = ("all", "pretrain", "finetune", "test")
+#: ``{preset}`` is replaced by the preset's name.
+DEFAULT_OUT = "runs/s4d_fer/{preset}"
 
 
-def parse_overrides(items: list[str]) -> dict:
-    """``--data.root PATH`` / ``--data.root=PATH`` pairs -> {"data.root": "PATH"}."""
-    out, i = {}, 0
-    while i < len(items):
-        item = items[i]
-        if not item.startswith("--"):
-            raise DataError(f"unexpected argument {item!r} (options look like --model.preset base)")
-        key = item[2:]
-        if "=" in key:
-            key, value = key.split("=", 1)
-            i += 1
-        else:
-            if i + 1 >= len(items) or items[i + 1].startswith("--"):
-                raise DataError(f"option --{key} needs a value")
-            value = items[i + 1]
-            i += 2
-        out[key.replace("-", "_") if "." not in key else key] = value
-    return out
+def _out(args) -> Path:
+    return Path(str(args.out).replace("{preset}", str(args.preset)))
 
 
-def resolve_config(preset_name: str, config_file: str | None, overrides: dict) -> RunConfig:
-    """Preset, then the config file, then command-line overrides; validated."""
-    cfg = preset(preset_name)
-    if config_file:
-        file_values = load_config_file(config_file)
-        if "model.preset" in file_values:
-            cfg = cfg.replace(**{"model.preset": file_values.pop("model.preset")})
-        cfg = cfg.replace(**file_values)
-    if "model.preset" in overrides:
-        cfg = cfg.replace(**{"model.preset": overrides.pop("model.preset")})
-    return cfg.replace(**overrides).validate()
+#: Options that choose what a command does to a run folder, not what the run is.
+ACTIONS = ("stage", "checkpoint", "folds", "seeds")
 
 
-def _train_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=prog,
-        description="Run S4D: synthesise the benchmark if missing, dual-modal MAE pre-training, "
-        "MoAE fine-tuning and testing. Any config field is an option: --data.root PATH, "
-        "--model.preset base, --finetune.epochs 20, ...",
-    )
-    p.add_argument("--preset", default="default", choices=list(PRESETS))
-    p.add_argument("--stage", default="all", choices=STAGES)
-    p.add_argument("--config", help="JSON or YAML file of options (nested or dotted keys)")
-    p.add_argument(
-        "--checkpoint", help="encoder.pt for --stage finetune, model.pt for --stage test"
-    )
-    p.add_argument(
-        "--folds",
-        help="run several folds one after another, e.g. 1,2,3,4,5 or all; prints mean ± std",
-    )
-    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    return p
+def _resolved(args) -> dict:
+    """What config.json holds: the resolved options with the validated values (model sizes),
+    without the per-invocation actions (``--stage``, ``--checkpoint``, ...)."""
+    kept = {k: v for k, v in args.resolved.items() if k not in ACTIONS}
+    return {**kept, **as_dict(args.config)}
 
 
-def _format_table(cfg: RunConfig, metrics: dict, seconds: float) -> str:
+# ---------------------------------------------------------------- train
+
+
+def check_train(args) -> None:
+    cfg, out = args.config, _out(args)
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise DataError(f"--checkpoint {args.checkpoint}: file not found")
+    if args.folds:
+        from s4d_fer.train.folds import parse_folds
+
+        parse_folds(args.folds)
+        if args.stage != "all":
+            raise DataError("--folds runs every stage; leave --stage at all")
+    elif args.stage in ("finetune", "test"):
+        reason = missing_inputs(out, args.stage, args.checkpoint, cfg)
+        if reason:
+            raise DataError(reason)
+    check_out(out)
+    check_data(cfg, needs_images(cfg))
+
+
+def result_table(metrics: dict, cfg: RunConfig, out: Path) -> str:
     lines = [
-        f"S4D on {cfg.data.dataset} (fold {cfg.data.fold}) - run folder {cfg.run_dir}",
+        f"S4D on {cfg.data.dataset} (fold {cfg.data.fold}) - run folder {out}",
         "| split | WAR (%) | UAR (%) | n |",
         "|---|---|---|---|",
         f"| video test | {100 * metrics['war']:.2f} | {100 * metrics['uar']:.2f} | {metrics['n_test']} |",
@@ -82,124 +73,224 @@ def _format_table(cfg: RunConfig, metrics: dict, seconds: float) -> str:
         f"{k} {100 * v:.0f}" for k, v in metrics["per_class_recall"].items() if v is not None
     )
     lines.append(f"per-class recall (video, %): {recall}")
-    lines.append(f"total time {seconds / 60:.1f} min")
+    times = metrics.get("stage_seconds") or {}
+    if times:
+        lines.append(
+            "time by stage: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in times.items())
+        )
     return "\n".join(lines)
 
 
-def _run_train(args, extra: list[str]) -> int:
+def cmd_train(args) -> int:
+    out, resolved = _out(args), _resolved(args)
+    if args.folds:
+        return _train_folds(args, out, resolved)
     from s4d_fer.train.pipeline import run_pipeline
 
-    cfg = resolve_config(args.preset, args.config, parse_overrides(extra))
-    if args.print_config:
-        from s4d_fer.config import as_dict
-
-        print(json.dumps(as_dict(cfg), indent=2))
-        return 0
-    start = time.perf_counter()
-    if args.folds:
-        from s4d_fer.folds import parse_folds, run_folds
-
-        summary = run_folds(cfg, parse_folds(args.folds), args.stage)
-        print("| fold | WAR (%) | UAR (%) |\n|---|---|---|")
-        for k, m in summary["folds"].items():
-            print(f"| {k} | {100 * m['war']:.2f} | {100 * m['uar']:.2f} |")
-        if "war" in summary:
-            print(
-                f"| mean ± std | {100 * summary['war']:.2f} ± {100 * summary['war_std']:.2f} "
-                f"| {100 * summary['uar']:.2f} ± {100 * summary['uar_std']:.2f} |"
-            )
-        return 0
-    metrics = run_pipeline(cfg, args.stage, args.checkpoint)
-    if "war" in metrics and args.stage in ("all", "test"):
-        print(_format_table(cfg, metrics, time.perf_counter() - start))
+    metrics = run_pipeline(
+        args.config, out, args.stage, args.checkpoint, resolved=resolved, device=args.device
+    )
+    if "war" in metrics:
+        print(result_table(metrics, args.config, out))
     else:
-        print(f"stage {args.stage} done: {cfg.run_dir}")
+        print(f"stage {args.stage} done: {out}")
     return 0
 
 
-@cli_errors
-def train_main(argv: list[str] | None = None) -> int:
-    """``train``: the whole S4D pipeline on the embedded synthetic benchmark by default."""
-    args, extra = _train_parser("train").parse_known_args(argv)
-    return _run_train(args, extra)
+def _train_folds(args, out: Path, resolved: dict) -> int:
+    from labcore.rundir import RunDir
+    from s4d_fer.train.folds import parse_folds, run_folds
+
+    run = RunDir.open(
+        out, package=PACKAGE, command="folds", config=resolved, device=args.device,
+        threads=args.threads,
+    )  # fmt: skip
+    if run.finished:
+        print(f"{out}: already finished")
+        summary = run.load_metrics()
+    else:
+        summary = run_folds(args.config, parse_folds(args.folds), run, resolved, device=args.device)
+        summary = run.finish(**summary)
+    print("| fold | WAR (%) | UAR (%) |\n|---|---|---|")
+    for k, m in summary["folds"].items():
+        print(f"| {k} | {100 * m['war']:.2f} | {100 * m['uar']:.2f} |")
+    if "war" in summary:
+        print(
+            f"| mean ± std | {100 * summary['war']:.2f} ± {100 * summary['war_std']:.2f} "
+            f"| {100 * summary['uar']:.2f} ± {100 * summary['uar_std']:.2f} |"
+        )
+    return 0
 
 
-def cmd_synth(args, extra) -> int:
+# ---------------------------------------------------------------- synth
+
+
+def _synth_presets() -> dict[str, dict]:
+    return {
+        name: {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("synth.")}
+        for name, values in PRESETS.items()
+    }
+
+
+def check_synth(args) -> None:
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out}: is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        manifest = out / "synth.json"
+        if not manifest.is_file():
+            raise DataError(
+                f"--out {out}: exists and is not a synthetic benchmark (no synth.json); "
+                "nothing was changed — choose another folder"
+            )
+        old = json.loads(manifest.read_text(encoding="utf-8")).get("config")
+        if old != dataclasses.asdict(args.config):
+            raise DataError(
+                f"--out {out}: holds a benchmark rendered with other settings ({old}); "
+                "choose another folder"
+            )
+
+
+def cmd_synth(args) -> int:
+    if (args.out / "synth.json").is_file():
+        print(f"{args.out}: already rendered with these settings")
+        return 0
     from s4d_fer.synth import write_synth
 
-    cfg = resolve_config(args.preset, None, parse_overrides(extra))
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise DataError(f"--out {out}: folder exists and is not empty (pass --force to replace it)")
-    write_synth(out, cfg.synth)
+    write_synth(args.out, args.config)
     return 0
 
 
-def cmd_predict(args, extra) -> int:
-    from s4d_fer.predict import predict
+# ---------------------------------------------------------------- predict, ablation, report
 
-    if extra:
-        raise DataError(f"unexpected argument(s) {' '.join(extra)}")
+
+def check_predict(args) -> None:
+    if not Path(args.path).exists():
+        raise DataError(f"{args.path}: not found")
     if not Path(args.checkpoint).is_file():
         raise DataError(f"--checkpoint {args.checkpoint}: file not found")
+
+
+def cmd_predict(args) -> int:
+    from s4d_fer.eval.predict import predict
+
     print(json.dumps(predict(args.path, args.checkpoint), indent=2))
     return 0
 
 
-def cmd_ablation(args, extra) -> int:
-    from s4d_fer.ablation import markdown_table, run_ablation
-
+def check_ablation(args) -> None:
     if args.seeds < 1:
         raise DataError(f"--seeds must be at least 1 (got {args.seeds})")
-    cfg = resolve_config(args.preset, args.config, parse_overrides(extra))
-    out = Path(args.out or cfg.run_dir)
-    rows = run_ablation(cfg, list(range(args.seeds)), out)
-    print(markdown_table(rows))
-    print(f"wrote {out / 'results.csv'} and {out / 'table.md'}")
+    check_out(_out(args))
+    check_data(args.config, True)
+
+
+def cmd_ablation(args) -> int:
+    from labcore.rundir import RunDir
+    from s4d_fer.report import report
+    from s4d_fer.train.ablation import run_ablation
+
+    out = _out(args)
+    resolved = {**_resolved(args), "seeds": list(range(args.seeds))}
+    run = RunDir.open(
+        out, package=PACKAGE, command="ablation", config=resolved, device=args.device,
+        threads=args.threads,
+    )  # fmt: skip
+    if run.finished:
+        print(f"{out}: already finished")
+    else:
+        rows = run_ablation(args.config, resolved["seeds"], run, resolved, device=args.device)
+        run.finish(runs=len(rows))
+    print(report([out]))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="s4d-fer",
-        description="S4D: dual-modal MAE pre-training and Mixture-of-Adapter-Experts fine-tuning "
-        "for facial-expression recognition.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+def cmd_report(args) -> int:
+    from s4d_fer.report import report
 
-    p = sub.add_parser("synth", help="render the synthetic benchmark (DFEW + AffectNet layouts)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--preset", default="default", choices=list(PRESETS))
-    p.add_argument("--force", action="store_true")
-    p.set_defaults(func=cmd_synth)
-
-    p = sub.add_parser("train", help="same as the `train` command", add_help=False)
-    p.set_defaults(func=None)
-
-    p = sub.add_parser(
-        "predict", help="per-class probabilities for an image, video file or frame folder"
-    )
-    p.add_argument("path")
-    p.add_argument("--checkpoint", required=True, help="finetune/model.pt of a run")
-    p.set_defaults(func=cmd_predict)
-
-    p = sub.add_parser("ablation", help="the 5-configuration ablation over seeds")
-    p.add_argument("--preset", default="ablation", choices=list(PRESETS))
-    p.add_argument("--config")
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--out", help="folder for results.csv and table.md (default: the run folder)")
-    p.set_defaults(func=cmd_ablation)
-    return parser
+    print(report(args.dirs))
+    return 0
 
 
-@cli_errors
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``s4d-fer`` console script."""
-    import sys
+app = App(
+    "s4d-fer",
+    "S4D: dual-modal MAE pre-training and Mixture-of-Adapter-Experts fine-tuning for "
+    "facial-expression recognition, on an embedded synthetic benchmark or real datasets.",
+    package=PACKAGE,
+    version=__version__,
+    commands=[
+        Command(
+            "train",
+            cmd_train,
+            help="the pipeline: synth (if missing) -> MAE pre-training -> fine-tuning -> test",
+            config=RunConfig,
+            presets=PRESETS,
+            out=DEFAULT_OUT,
+            args=[
+                Arg(
+                    "--stage",
+                    type=str,
+                    default="all",
+                    choices=list(STAGES),
+                    help="run one stage only (finetune and test need the earlier stages' outputs)",
+                ),
+                Arg(
+                    "--checkpoint",
+                    type=str,
+                    default=None,
+                    help="encoder.pt for --stage finetune, model.pt for --stage test",
+                ),
+                Arg(
+                    "--folds",
+                    type=str,
+                    default=None,
+                    help="run several folds into OUT/fold{k}, e.g. 1,2,3 or all; mean ± std",
+                ),
+            ],
+            check=check_train,
+        ),
+        Command(
+            "synth",
+            cmd_synth,
+            help="render the synthetic benchmark (DFEW + AffectNet layouts) into --out",
+            config=SynthConfig,
+            presets=_synth_presets(),
+            common=("threads",),
+            check=check_synth,
+        ),
+        Command(
+            "predict",
+            cmd_predict,
+            help="per-class probabilities for an image, video file or frame folder",
+            out=None,
+            common=("threads",),
+            args=[
+                Arg("path", type=str, help="an image, a video file or a folder of frames"),
+                Arg("--checkpoint", type=str, required=True, help="finetune/model.pt of a run"),
+            ],
+            check=check_predict,
+        ),
+        Command(
+            "ablation",
+            cmd_ablation,
+            help="the five-configuration ablation over seeds (run folders report reads)",
+            config=RunConfig,
+            presets=PRESETS,
+            default_preset="ablation",
+            out=DEFAULT_OUT,
+            args=[Arg("--seeds", type=int, default=3, help="seeds 0..N-1")],
+            check=check_ablation,
+        ),
+        Command(
+            "report",
+            cmd_report,
+            help="the README tables from run folders (mean ± std over seeds)",
+            out=None,
+            common=(),
+            args=[Arg("dirs", nargs="+", type=str, help="run folders (searched recursively)")],
+        ),
+    ],
+)
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "train":
-        return train_main(argv[1:])
-    args, extra = build_parser().parse_known_args(argv)
-    return args.func(args, extra)
+main = app.main
+train_main = app.entry("train")

@@ -10,7 +10,7 @@ import torch
 from labcore.errors import DataError
 from s4d_fer.data.media import IMAGE_EXTS, is_video_file, list_frames, read_image, read_video_file
 from s4d_fer.data.transforms import frames_to_tensor, sample_indices
-from s4d_fer.train.pipeline import load_model
+from s4d_fer.eval.evaluate import load_model
 
 
 def _clip_views(frames: list, num: int, stride: int, clips: int, size: int) -> torch.Tensor:

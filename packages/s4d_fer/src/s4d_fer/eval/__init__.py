@@ -1,0 +1,1 @@
+"""Evaluation: test-set metrics (view-averaged probabilities) and single-input prediction."""
