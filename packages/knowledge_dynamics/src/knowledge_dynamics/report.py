@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from knowledge_dynamics.config import CONDITIONS
 from knowledge_dynamics.data.knowledge import PROBE_TYPES
 from labcore.errors import DataError
 from labcore.report import format_mean_std, markdown_table, mean_std
@@ -41,8 +42,11 @@ def summarize(runs: Sequence[RunDir]) -> dict:
         m = run.load_metrics()
         if "effectivity" in m:
             groups.setdefault(label_of(run), []).append(m)
+    known = list(CONDITIONS)
+    order = sorted(groups, key=lambda n: (known.index(n) if n in known else len(known), n))
     summary: dict = {}
-    for name, metrics in groups.items():
+    for name in order:
+        metrics = groups[name]
         cond: dict = {
             key: {
                 s: {pt: _stats([m[key].get(s, {}).get(pt) for m in metrics]) for pt in PROBE_TYPES}
@@ -134,12 +138,17 @@ def verdicts(summary: dict) -> str:
     ref = "mid" if "mid" in summary else next(iter(summary))
     rows = []
     ex = [
-        _m(summary, ref, "excess_over_control", sc, "memorization")
+        summary[ref]["excess_over_control"][sc]["memorization"]
         for sc in ("paraphrase", "duplicate")
     ]
-    ok = None if None in ex else all(x > 0 for x in ex)
-    rows.append({"finding": "each exposure gives a jump above the control (memorization, paraphrase / duplicate)",
-                 "condition": ref, "measured": " / ".join(_num(x) for x in ex), "holds": _yes(ok)})  # fmt: skip
+    ok = (
+        None
+        if any(e["mean"] is None for e in ex)
+        else all(e["mean"] > 0 and (e["n"] < 2 or e["mean"] > e["std"]) for e in ex)
+    )
+    rows.append({"finding": "each exposure gives a jump above the control, by more than its std "
+                 "over seeds (memorization, paraphrase / duplicate)",
+                 "condition": ref, "measured": " / ".join(_fmt(e) for e in ex), "holds": _yes(ok)})  # fmt: skip
     order = []
     for sc in ("paraphrase", "duplicate"):
         vals = [_m(summary, ref, "effectivity", sc, pt) for pt in PROBE_TYPES]

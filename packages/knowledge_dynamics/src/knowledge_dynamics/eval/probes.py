@@ -6,6 +6,11 @@ tokens, and the target span is the last ``len(tokenize(" " + target))`` tokens. 
 front so that the first token is predicted too. Values are log-probabilities (higher = better):
 ``target`` is the per-token *mean* over the span (what the paper's analysis uses), ``first``
 the first target token, ``full`` the mean over the whole probe.
+
+``target`` is :func:`labcore.metrics.target_logprobs` on the same text (``start token + input``
+as prefix, ``" " + target`` as target; tested equal). This module stays a thin adapter
+because it needs what that function does not offer: pre-tokenized probes, and the per-token
+log-probs of the whole sequence so that all three measures come from one forward pass.
 """
 
 from __future__ import annotations
