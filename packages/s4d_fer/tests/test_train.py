@@ -159,16 +159,21 @@ def test_stage_test_needs_a_model(micro_cfg, tmp_path):
     ).item() == pytest.approx(np.log(3))
 
 
-def test_folds_aggregate_mean_and_std(micro_cfg, tmp_path):
-    from s4d_fer.train.folds import parse_folds, run_folds
+def test_folds_aggregate_mean_and_std(micro_yaml, tmp_path, capsys):
+    from s4d_fer.cli import train_main
+    from s4d_fer.train.folds import parse_folds
 
     assert parse_folds("all") == [1, 2, 3, 4, 5]
-    with pytest.raises(Exception, match=r"folds are 1..5"):
+    with pytest.raises(DataError, match=r"folds are 1..5"):
         parse_folds("0,6")
-    cfg = micro_cfg.replace(**{"pretrain.modalities": "none", "finetune.tasks": "video"})
-    summary = run_folds(cfg, [1, 2])
-    wars = [summary["folds"][k]["war"] for k in (1, 2)]
+    out = tmp_path / "folds"
+    argv = ["--config", str(micro_yaml), "--pretrain.modalities", "none"]
+    argv += ["--finetune.tasks", "video", "--folds", "1,2", "--out", str(out)]
+    assert train_main(argv) == 0
+    assert "| mean ± std |" in capsys.readouterr().out
+    summary = json.loads((out / "metrics.json").read_text())
+    wars = [summary["folds"][k]["war"] for k in ("1", "2")]
     assert summary["war"] == pytest.approx(sum(wars) / 2)
-    assert (tmp_path / "run" / "folds.json").is_file() and (
-        tmp_path / "run" / "fold2/metrics.json"
-    ).is_file()
+    fold2 = json.loads((out / "fold2/config.json").read_text())
+    assert fold2["data"]["fold"] == 2 and (out / "fold2/metrics.json").is_file()
+    assert json.loads((out / "run.json").read_text())["command"] == "folds"

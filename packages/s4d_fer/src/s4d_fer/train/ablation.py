@@ -8,6 +8,7 @@ configuration that needs them) and the later configurations fine-tune from them.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from labcore.config import replace_dotted
@@ -51,7 +52,7 @@ def run_ablation(
                 "model.moe_experts": base.model.moe_experts if moae else 0,
             }
             cfg = base
-            sub_resolved = {k: v for k, v in resolved.items() if k != "seeds"}
+            sub_resolved = copy.deepcopy({k: v for k, v in resolved.items() if k != "seeds"})
             for key, value in changes.items():
                 cfg = replace_dotted(cfg, key, value)
                 _set(sub_resolved, key, value)
