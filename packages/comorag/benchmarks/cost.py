@@ -3,17 +3,16 @@
 1. Indexing LLM work (triple extraction) on the first N chunks of a generated
    narrative: all calls in batches vs one call at a time, same prompts, no cache.
 2. Rebuilding the same small index with the response cache warm vs the first build.
-3. LLM calls and tokens per question, from eval traces (``comorag eval --traces``),
+3. LLM calls and tokens per question, from the ``traces.jsonl`` of a ``comorag eval`` run folder,
    against the official design's worst case (5 + 5 x 15 = 80 calls per question).
 
-    uv run --frozen python packages/comorag/benchmarks/cost.py --chunks 12 \
-        --traces /tmp/cr_eval/comorag.traces.jsonl
+    uv run --package comorag python packages/comorag/benchmarks/cost.py --chunks 12 \
+        --traces /tmp/cr_eval/runs/comorag/traces.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -34,7 +33,8 @@ def main() -> None:
 
     from comorag import prompts
     from comorag.config import IndexConfig, SynthConfig
-    from comorag.indexer import build_index, make_resources
+    from comorag.index.build import build_index
+    from comorag.index.resources import make_resources
     from comorag.llm import Agents, make_llm
     from comorag.synth import generate
     from labcore.llm import LocalChatModel
@@ -56,7 +56,7 @@ def main() -> None:
     # 1. batched vs one at a time, identical prompts, no cache.
     llm = LocalChatModel(batch_size=16)
     res = make_resources("all-minilm-l6-v2", Agents(llm))
-    from comorag.chunking import chunk_file
+    from comorag.index.chunking import chunk_file
 
     chunks = list(chunk_file(story, res.counter, args.chunk_tokens))[: args.chunks]
     convs = [prompts.triples_prompt(c.text) for c in chunks]
@@ -95,7 +95,9 @@ def main() -> None:
 
     # 3. calls per question against the official worst case.
     if args.traces:
-        rows = [json.loads(line) for line in open(args.traces, encoding="utf-8") if line.strip()]
+        from labcore.io import read_jsonl
+
+        rows = read_jsonl(args.traces)
         calls = [r["cost"]["calls"] for r in rows]
         tokens = [r["cost"]["prompt_tokens"] + r["cost"]["completion_tokens"] for r in rows]
         print(

@@ -101,8 +101,8 @@ def embedder():
 @pytest.fixture
 def make_res(embedder):
     """Resources over the shared embedder and a given chat model."""
-    from comorag.chunking import TokenCounter
-    from comorag.indexer import Resources
+    from comorag.index.chunking import TokenCounter
+    from comorag.index.resources import Resources
     from comorag.llm import Agents
 
     def make(llm, retries: int = 1):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from comorag.chunking import TokenCounter, check_fit, chunk_file
+from comorag.index.chunking import TokenCounter, check_fit, chunk_file
 from labcore.errors import DataError
 
 

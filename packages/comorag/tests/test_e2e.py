@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from comorag.agent.loop import ComoRAG
+from comorag.agent.retrieve import Retriever
 from comorag.config import IndexConfig, LoopConfig
-from comorag.indexer import build_index
+from comorag.index.build import build_index
+from comorag.index.store import Index
 from comorag.llm import make_llm
-from comorag.loop import ComoRAG
-from comorag.retrieve import Retriever
-from comorag.store import Index
 
 
 @pytest.mark.slow

@@ -6,9 +6,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from comorag.episodic import window_size, windows
-from comorag.graph import add_synonym_edges, add_triples, ppr_chunks
-from comorag.semantic import cluster, gmm_clusters
+from comorag.index.episodic import window_size, windows
+from comorag.index.graph import add_synonym_edges, add_triples, ppr_chunks
+from comorag.index.semantic import cluster, gmm_clusters
 
 
 @pytest.mark.parametrize(

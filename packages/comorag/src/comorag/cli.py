@@ -1,233 +1,154 @@
-"""Command line for comorag: synth, convert, index, add, ask, retrieve, eval."""
+"""The ``comorag`` console script: synth, convert, index, add, ask, retrieve, eval, report.
+
+Options are the fields of the configs in :mod:`comorag.config` (``--index.chunk_tokens 120``,
+``--loop.max_cycles 2``, ``--llm.base_url URL``); ``--config FILE``, ``--print_config`` and
+``--preset smoke|default|gpu`` work on every command that has a config. Paths and values
+are checked before any model loads. Models, torch and numpy are imported inside the
+commands only, so ``--help`` is fast.
+"""
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import sys
 import time
 from pathlib import Path
 
 from comorag import __version__
-from comorag.config import IndexConfig, LoopConfig, apply_overrides, preset
-from comorag.llm import DEFAULT_LLM, Agents, make_llm
-from labcore.errors import DataError, cli_errors
-from labcore.io import write_json, write_jsonl
+from comorag.config import (
+    AddRun,
+    AskRun,
+    EvalRun,
+    IndexConfig,
+    IndexRun,
+    RetrieveRun,
+    SynthConfig,
+    command_presets,
+)
+from comorag.data.convert import FORMATS
+from labcore.cli import App, Arg, Command
+from labcore.errors import DataError
+
+PACKAGE = "comorag"
+SYNTH_FILES = ("narrative.txt", "questions.jsonl", "meta.json")
+RUNTIME = ("device", "threads")
 
 
-def _llm_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--llm",
-        default=DEFAULT_LLM,
-        help="local:NAME_OR_PATH (transformers) or openai:MODEL (default %(default)s)",
-    )
-    p.add_argument(
-        "--base-url",
-        default=None,
-        help="OpenAI-compatible server, e.g. "
-        "http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434/v1 (Ollama)",
-    )
-    p.add_argument("--no-cache", action="store_true", help="do not use the response cache")
-    p.add_argument("--batch-size", type=int, default=16, help="conversations per LLM batch")
-    p.add_argument("--preset", default="default", help="smoke, default or gpu")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, e.g. --set loop.max_cycles=2",
-    )
+def _non_empty(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
 
 
-def _loop_args(p: argparse.ArgumentParser) -> None:
-    for layer in ("veridical", "semantic", "episodic"):
-        p.add_argument(f"--no-{layer}", action="store_true", help=f"drop the {layer} layer")
-    p.add_argument("--no-memory", action="store_true", help="no mem-encode/fuse (ablation)")
-    p.add_argument("--no-probing", action="store_true", help="reuse the question (ablation)")
-    p.add_argument("--max-cycles", type=int, default=None)
-    p.add_argument(
-        "--pack",
-        choices=["score", "story"],
-        default=None,
-        help="budget filling: by score (ours) or story order (official)",
-    )
-    p.add_argument(
-        "--show-options",
-        action="store_true",
-        help="put MC options into retrieval queries (official code's behaviour)",
-    )
-    p.add_argument("--no-fact-filter", action="store_true", help="skip the LLM fact filter")
+# ---------------------------------------------------------------------- synth
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="comorag",
-        description="ComoRAG: a three-layer index plus a metacognitive memory loop for "
-        "questions over long narratives.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _synth_meta(folder: Path) -> dict | None:
+    from labcore.io import read_json
 
-    p = sub.add_parser("synth", help="generate the embedded benchmark narrative and questions")
-    p.add_argument("--out", required=True)
-    p.add_argument("--tokens", type=int, default=None, help="target length (default 50000)")
-    p.add_argument("--questions", type=int, default=None)
-    p.add_argument("--events", type=int, default=None)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--preset", default="default")
-
-    p = sub.add_parser("convert", help="NarrativeQA / InfiniteBench / DetectiveQA -> our format")
-    p.add_argument(
-        "--format",
-        required=True,
-        choices=["narrativeqa", "infbench-qa", "infbench-mc", "detectiveqa"],
-    )
-    p.add_argument("--in", dest="inp", required=True)
-    p.add_argument("--text", default=None, help="the novel's text (detectiveqa)")
-    p.add_argument("--out", required=True)
-
-    p = sub.add_parser("index", help="build the three-layer index of a text file")
-    p.add_argument("file")
-    p.add_argument("--out", required=True)
-    p.add_argument("--no-kg", action="store_true", help="skip the knowledge graph")
-    p.add_argument("--chunk-tokens", type=int, default=None)
-    p.add_argument("--force", action="store_true", help="discard what is in --out")
-    p.add_argument("--quiet", action="store_true")
-    _llm_args(p)
-
-    p = sub.add_parser("add", help="append a text file to an index, updating every layer")
-    p.add_argument("index")
-    p.add_argument("file")
-    p.add_argument("--quiet", action="store_true")
-    _llm_args(p)
-
-    p = sub.add_parser("ask", help="answer a question with the memory loop")
-    p.add_argument("index")
-    p.add_argument("question")
-    p.add_argument("--choices", nargs="+", default=None, help="multiple-choice options")
-    p.add_argument("--trace", default=None, help="write the full trace (JSON) here")
-    _llm_args(p)
-    _loop_args(p)
-
-    p = sub.add_parser("retrieve", help="show what one layer returns for a query")
-    p.add_argument("index")
-    p.add_argument("query")
-    p.add_argument("--layer", choices=["veridical", "semantic", "episodic"], default="veridical")
-    p.add_argument("--k", type=int, default=5)
-    _llm_args(p)
-    _loop_args(p)
-
-    p = sub.add_parser("eval", help="evaluate a method on a question file")
-    p.add_argument("--data", required=True, help="questions JSONL (comorag synth / convert)")
-    p.add_argument("--index", required=True)
-    p.add_argument("--method", choices=["comorag", "naive", "raptor"], default="comorag")
-    p.add_argument("--limit", type=int, default=None, help="first N questions only")
-    p.add_argument("--out", default=None, help="write per-question rows and the summary here")
-    p.add_argument("--traces", default=None, help="write every trace (JSONL) here")
-    _llm_args(p)
-    _loop_args(p)
-    return parser
+    meta = folder / "meta.json"
+    if not meta.is_file():
+        return None
+    try:
+        data = read_json(meta)
+    except DataError:
+        return None
+    return data if isinstance(data, dict) and data.get("generator") == "comorag.synth" else None
 
 
-def _agents(args, cache_dir: Path | None, quiet_load: bool = True) -> Agents:
-    if args.batch_size < 1:
-        raise DataError(f"--batch-size must be >= 1 (got {args.batch_size})")
-    cache = None if args.no_cache or cache_dir is None else cache_dir / "llm_cache.sqlite"
-    llm = make_llm(args.llm, base_url=args.base_url, cache_path=cache, batch_size=args.batch_size)
-    return Agents(llm)
-
-
-def _index_cfg(args, base: IndexConfig | None = None) -> IndexConfig:
-    cfg = base or preset(args.preset).index
-    cfg = apply_overrides(cfg, args.set, "index")
-    if getattr(args, "no_kg", False):
-        cfg = dataclasses.replace(cfg, kg=False)
-    if getattr(args, "chunk_tokens", None):
-        cfg = dataclasses.replace(cfg, chunk_tokens=args.chunk_tokens)
-    return dataclasses.replace(cfg, batch_size=args.batch_size).validate()
-
-
-def _loop_cfg(args) -> LoopConfig:
-    cfg = apply_overrides(preset(args.preset).loop, args.set, "loop")
-    layers = tuple(x for x in cfg.layers if not getattr(args, f"no_{x}", False))
-    changes: dict = {"layers": layers}
-    if args.no_memory:
-        changes["memory"] = False
-    if args.no_probing:
-        changes["probing"] = False
-    if args.max_cycles is not None:
-        changes["max_cycles"] = args.max_cycles
-    if args.pack:
-        changes["pack"] = args.pack
-    if args.show_options:
-        changes["hide_options"] = False
-    if args.no_fact_filter:
-        changes["fact_filter"] = False
-    return dataclasses.replace(cfg, **changes).validate()
-
-
-def _retriever(args, need_llm: bool = True):
-    from comorag.indexer import make_resources
-    from comorag.retrieve import Retriever
-    from comorag.store import Index
-
-    index = Index.load(args.index)
-    cfg = _loop_cfg(args)
-    agents = _agents(args, Path(args.index)) if need_llm else Agents(_NoLLM())
-    res = make_resources(index.manifest["settings"]["embedder"], agents)
-    return Retriever(index, res, cfg), cfg
-
-
-class _NoLLM:
-    """Stands in when a command needs no LLM; any call is a bug in the caller."""
-
-    model_name = "none"
-
-    def chat(self, *a, **k):
-        raise RuntimeError("this command should not call an LLM")
+def check_synth(args) -> None:
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out}: exists and is not a folder")
+    if not _non_empty(out):
+        return
+    meta = _synth_meta(out)
+    if meta is None:
+        raise DataError(
+            f"--out {out}: exists and is not a comorag synth folder (no meta.json of "
+            "comorag synth); nothing was changed - choose another folder"
+        )
+    if meta.get("config") != vars(args.config):
+        raise DataError(
+            f"--out {out}: holds a benchmark generated with another config; nothing was "
+            "changed - choose another folder"
+        )
 
 
 def cmd_synth(args) -> int:
     from comorag.synth import write
 
-    cfg = preset(args.preset).synth
-    changes = {
-        k: v
-        for k, v in (
-            ("target_tokens", args.tokens),
-            ("n_questions", args.questions),
-            ("n_events", args.events),
-            ("seed", args.seed),
-        )
-        if v is not None
-    }
-    cfg = dataclasses.replace(cfg, **changes).validate()
-    meta = write(cfg, args.out)
+    cfg: SynthConfig = args.config
+    meta = _synth_meta(args.out) if _non_empty(args.out) else None
+    if meta is not None and all((args.out / f).is_file() for f in SYNTH_FILES):
+        print(f"{args.out}: already holds this benchmark", file=sys.stderr)
+    else:
+        meta = write(cfg, args.out)
     print(json.dumps({k: meta[k] for k in ("n_words", "n_events", "n_questions")}))
     return 0
+
+
+# ---------------------------------------------------------------------- convert
+
+
+def check_convert(args) -> None:
+    cfg = args.options
+    src = Path(cfg["input"])
+    if not src.is_file():
+        raise DataError(f"--input {src}: file not found")
+    if cfg["format"] == "detectiveqa":
+        if not cfg["text"]:
+            raise DataError("--text NOVEL.txt is required for --format detectiveqa")
+        if not Path(cfg["text"]).is_file():
+            raise DataError(f"--text {cfg['text']}: file not found")
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out}: exists and is not a folder")
+    if _non_empty(out) and not (out / "convert.json").is_file():
+        raise DataError(
+            f"--out {out}: exists and is not a comorag convert folder (no convert.json); "
+            "nothing was changed - choose another folder"
+        )
 
 
 def cmd_convert(args) -> int:
     from comorag.data import convert
 
-    print(json.dumps(convert(args.format, args.inp, args.out, args.text)))
+    o = args.options
+    print(json.dumps(convert(o["format"], o["input"], args.out, o["text"])))
     return 0
 
 
-def cmd_index(args) -> int:
-    from comorag.chunking import precheck
-    from comorag.indexer import build_index, make_resources
+# ---------------------------------------------------------------------- index / add
 
-    cfg = _index_cfg(args)
+
+def check_index_cmd(args) -> None:
+    from comorag.index.build import check_out
+    from comorag.index.chunking import precheck
+
+    cfg: IndexRun = args.config
     precheck(args.file)
-    out = Path(args.out)
+    check_out(args.out, cfg.index, Path(args.file), cfg.force)
+
+
+def cmd_index(args) -> int:
+    from comorag.agent.session import make_agents
+    from comorag.index.build import build_index
+    from comorag.index.resources import make_resources
+
+    cfg: IndexRun = args.config
+    out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    agents = _agents(args, out)
-    res = make_resources(cfg.embedder, agents)
+    agents = make_agents(cfg.llm, out, args.device)
+    res = make_resources(cfg.index.embedder, agents, args.device)
     start = time.perf_counter()
     manifest = build_index(
-        args.file, out, cfg, res, llm_name=args.llm, force=args.force, quiet=args.quiet
+        args.file,
+        out,
+        cfg.index,
+        res,
+        llm_name=cfg.llm.model,
+        force=cfg.force,
+        quiet=cfg.quiet,
+        progress=not cfg.quiet,
     )
     summary = {
         "index": str(out),
@@ -240,109 +161,213 @@ def cmd_index(args) -> int:
     return 0
 
 
-def cmd_add(args) -> int:
-    from comorag.indexer import add_text, make_resources
-    from comorag.store import read_manifest
+def check_add(args) -> None:
+    from comorag.index.chunking import precheck
+    from comorag.index.store import read_manifest
 
     folder = Path(args.index)
     manifest = read_manifest(folder) if folder.is_dir() else None
     if manifest is None:
         raise DataError(f"{folder}: no comorag index here")
-    from comorag.chunking import precheck
-
     precheck(args.file)
-    base = IndexConfig(**manifest["settings"], batch_size=args.batch_size)
-    cfg = _index_cfg(args, base)
-    agents = _agents(args, folder)
-    res = make_resources(cfg.embedder, agents)
-    manifest = add_text(folder, args.file, res, cfg, quiet=args.quiet)
+
+
+def cmd_add(args) -> int:
+    from comorag.agent.session import make_agents
+    from comorag.index.build import add_text
+    from comorag.index.resources import make_resources
+    from comorag.index.store import read_manifest
+
+    cfg: AddRun = args.config
+    folder = Path(args.index)
+    manifest = read_manifest(folder)
+    index_cfg = IndexConfig(**manifest["settings"], batch_size=cfg.batch_size).validate()
+    agents = make_agents(cfg.llm, folder, args.device)
+    res = make_resources(index_cfg.embedder, agents, args.device)
+    manifest = add_text(folder, args.file, res, index_cfg, quiet=cfg.quiet, progress=not cfg.quiet)
     print(json.dumps({**manifest["counts"], **agents.cost.as_dict()}))
     return 0
 
 
-def cmd_ask(args) -> int:
-    from comorag.loop import ComoRAG
+# ---------------------------------------------------------------------- ask / retrieve
 
-    if not args.question.strip():
-        raise DataError("the question is empty")
-    retriever, cfg = _retriever(args)
-    result = ComoRAG(retriever, cfg).ask(args.question, args.choices)
-    if args.trace:
-        write_json(args.trace, result.trace)
+
+def _check_text(value: str, what: str) -> None:
+    if not value.strip():
+        raise DataError(f"the {what} is empty")
+
+
+def check_ask(args) -> None:
+    from comorag.index.store import check_index
+
+    _check_text(args.question, "question")
+    check_index(args.index)
+    trace = args.config.trace
+    if trace and Path(trace).exists():
+        raise DataError(f"trace {trace}: exists; nothing was changed - choose a new file")
+
+
+def cmd_ask(args) -> int:
+    from comorag.agent.loop import ComoRAG
+    from comorag.agent.session import open_retriever
+    from labcore.io import write_json
+
+    cfg: AskRun = args.config
+    retriever = open_retriever(args.index, cfg.loop, cfg.llm, device=args.device)
+    result = ComoRAG(retriever, cfg.loop).ask(args.question, cfg.choices)
+    if cfg.trace:
+        write_json(cfg.trace, result.trace)
     print(result.answer)
-    print(
-        json.dumps(
-            {"cycles": result.cycles, **result.trace["cost"], "seconds": result.trace["seconds"]}
-        ),
-        file=sys.stderr,
-    )
+    info = {"cycles": result.cycles, **result.trace["cost"], "seconds": result.trace["seconds"]}
+    print(json.dumps(info), file=sys.stderr)
     return 0
 
 
+def check_retrieve(args) -> None:
+    from comorag.index.store import check_index
+
+    _check_text(args.query, "query")
+    check_index(args.index)
+
+
 def cmd_retrieve(args) -> int:
-    if not args.query.strip():
-        raise DataError("the query is empty")
-    if args.k < 1:
-        raise DataError(f"--k must be >= 1 (got {args.k})")
-    need_llm = args.layer == "veridical" and not args.no_fact_filter
-    retriever, _ = _retriever(args, need_llm=need_llm)
-    [cands] = retriever.candidates([args.query], (args.layer,))
-    for u in cands[args.layer][: args.k]:
+    from comorag.agent.session import open_retriever
+
+    cfg: RetrieveRun = args.config
+    need_llm = cfg.layer == "veridical" and cfg.loop.fact_filter
+    retriever = open_retriever(args.index, cfg.loop, cfg.llm, device=args.device, need_llm=need_llm)
+    [cands] = retriever.candidates([args.query], (cfg.layer,))
+    for u in cands[cfg.layer][: cfg.k]:
         text = " ".join(u.text.split())
         print(f"[{u.layer} {u.id}] score={u.score:.4f} tokens={u.tokens} chunks={u.chunks[:8]}")
         print(f"    {text[:300]}")
     return 0
 
 
-def cmd_eval(args) -> int:
-    from comorag.data import load_questions
-    from comorag.evaluate import make_method, score, summarise
+# ---------------------------------------------------------------------- eval / report
 
-    questions = load_questions(args.data)
-    if args.limit is not None:
-        questions = questions[: args.limit]
-    retriever, cfg = _retriever(args)
-    method = make_method(args.method, retriever, cfg)
-    rows, traces = [], []
-    for i, q in enumerate(questions, start=1):
-        result = method.ask(q["question"], q.get("choices"))
-        row = score(q, result, retriever.index.chunks)
-        rows.append(row)
-        traces.append({"id": q["id"], **result.trace})
-        print(
-            f"[{i}/{len(questions)}] {q['id']} {row.get('f1', row.get('correct'))} "
-            f"recall={row['evidence_recall']} calls={row['calls']}",
-            file=sys.stderr,
-        )
-    summary = {
-        "method": args.method,
-        "llm": args.llm,
-        "index": args.index,
-        "data": args.data,
-        "loop": dataclasses.asdict(cfg),
-        **summarise(rows),
-    }
-    if args.out:
-        write_json(args.out, {"summary": summary, "rows": rows})
-    if args.traces:
-        write_jsonl(args.traces, traces)
-    print(json.dumps({k: v for k, v in summary.items() if k != "loop"}))
+
+def check_eval(args) -> None:
+    from comorag.data import load_questions
+    from comorag.index.store import check_index
+
+    cfg: EvalRun = args.config
+    data = Path(cfg.data)
+    if data.is_dir():
+        raise DataError(f"--data {data}: is a folder; expected a questions JSONL file")
+    if not data.is_file():
+        raise DataError(f"--data {data}: file not found")
+    load_questions(data)
+    check_index(cfg.index)
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out}: is a file, not a folder")
+
+
+def cmd_eval(args) -> int:
+    from comorag.eval.run import run_eval
+
+    return run_eval(args)
+
+
+def cmd_report(args) -> int:
+    from comorag.report import report
+
+    print(report(args.dirs))
     return 0
 
 
-COMMANDS = {
-    "synth": cmd_synth,
-    "convert": cmd_convert,
-    "index": cmd_index,
-    "add": cmd_add,
-    "ask": cmd_ask,
-    "retrieve": cmd_retrieve,
-    "eval": cmd_eval,
-}
+_INDEX = Arg("index", type=str, help="a comorag index folder")
+_LOOP_PRESETS = command_presets("loop")
+_DEVICE = ("device", "threads")
 
-
-@cli_errors
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``comorag`` console script."""
-    args = build_parser().parse_args(argv)
-    return COMMANDS[args.command](args)
+app = App(
+    "comorag",
+    "ComoRAG: a three-layer index plus a metacognitive memory loop for questions over "
+    "long narratives.",
+    package=PACKAGE,
+    version=__version__,
+    commands=[
+        Command(
+            "synth",
+            cmd_synth,
+            help="generate the embedded benchmark narrative and questions (a data folder)",
+            config=SynthConfig,
+            presets=command_presets("synth"),
+            common=("seed",),
+            check=check_synth,
+        ),
+        Command(
+            "convert",
+            cmd_convert,
+            help="NarrativeQA / InfiniteBench / DetectiveQA -> text files + our question JSONL",
+            common=(),
+            args=[
+                Arg("--format", type=str, required=True, choices=list(FORMATS)),
+                Arg("--input", type=str, required=True, help="the published file (JSON/JSONL)"),
+                Arg("--text", type=str, default=None, help="the novel's text (detectiveqa)"),
+            ],
+            check=check_convert,
+        ),
+        Command(
+            "index",
+            cmd_index,
+            help="build the three-layer index of a text file (a data folder with a manifest)",
+            config=IndexRun,
+            presets=command_presets("index"),
+            common=_DEVICE,
+            args=[Arg("file", type=str, help="the text (UTF-8)")],
+            check=check_index_cmd,
+        ),
+        Command(
+            "add",
+            cmd_add,
+            help="append a text file to an index, updating every layer",
+            config=AddRun,
+            out=None,
+            common=_DEVICE,
+            args=[_INDEX, Arg("file", type=str, help="the text to add (UTF-8)")],
+            check=check_add,
+        ),
+        Command(
+            "ask",
+            cmd_ask,
+            help="answer a question with the memory loop",
+            config=AskRun,
+            presets=_LOOP_PRESETS,
+            out=None,
+            common=_DEVICE,
+            args=[_INDEX, Arg("question", type=str, help="the question")],
+            check=check_ask,
+        ),
+        Command(
+            "retrieve",
+            cmd_retrieve,
+            help="show what one layer returns for a query",
+            config=RetrieveRun,
+            presets=_LOOP_PRESETS,
+            out=None,
+            common=_DEVICE,
+            args=[_INDEX, Arg("query", type=str, help="the query")],
+            check=check_retrieve,
+        ),
+        Command(
+            "eval",
+            cmd_eval,
+            help="evaluate a method on a question file (a run folder; resumes when killed)",
+            config=EvalRun,
+            presets=_LOOP_PRESETS,
+            common=_DEVICE,
+            check=check_eval,
+        ),
+        Command(
+            "report",
+            cmd_report,
+            help="the comparison table of eval run folders",
+            out=None,
+            common=(),
+            args=[Arg("dirs", nargs="+", type=str, help="eval run folders (or folders above)")],
+        ),
+    ],
+)
+main = app.main

@@ -1,16 +1,22 @@
-"""Configuration dataclasses for indexing and the memory loop, with presets.
+"""Configuration: the index, the loop, the benchmark generator, the LLM, and each command's options.
 
-Every field has a default that runs on the 2-core CPU with the bundled models. The
-paper's values are noted where ours differ; ``gpu`` moves towards them.
+Every field has a default that runs on a 2-core CPU with the bundled models; the paper's
+values are noted where ours differ and the ``gpu`` preset moves towards them. The command
+configs (:class:`IndexRun`, :class:`EvalRun`, ...) are what ``comorag CMD`` reads: each
+field is an option (``--loop.max_cycles 2``), documented by the string under it.
+Nothing here imports torch or numpy, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Literal
 
+from labcore.config import check_choices
 from labcore.errors import DataError
+
+DEFAULT_LLM = "local:smollm2-135m-instruct"
+LAYERS = ("veridical", "semantic", "episodic")
 
 
 @dataclass(frozen=True)
@@ -20,13 +26,17 @@ class IndexConfig:
     chunk_tokens: int = 240
     """Chunk size in embedder tokens (paper: 512 with BGE-M3; MiniLM reads at most 256)."""
     embedder: str = "all-minilm-l6-v2"
+    """Sentence embedder of chunks, summaries, facts and queries."""
     kg: bool = True
-    """Build the knowledge graph of the veridical layer (``--no-kg`` skips the triple calls)."""
+    """Build the knowledge graph of the veridical layer (``false`` skips the triple calls)."""
     triple_max_new_tokens: int = 80
+    """New tokens per triple-extraction call."""
     synonym_threshold: float = 0.8
     """Cosine at or above which two entities get a synonym edge (official code: 0.8)."""
     synonym_max_per_node: int = 100
+    """At most this many synonym edges per entity."""
     cluster_max_levels: int = 5
+    """Levels of the semantic cluster tree."""
     membership_threshold: float = 0.01
     """Soft GMM membership needed to join a cluster (official code 0.01; RAPTOR 0.1)."""
     local_recluster_min: int = 12
@@ -34,13 +44,15 @@ class IndexConfig:
     cluster_input_tokens: int = 1200
     """Members' text given to one cluster summary is cut to this many tokens."""
     cluster_summary_tokens: int = 100
+    """New tokens per cluster summary."""
     window_summary_tokens: int = 120
-    """Official code: 500. Smaller keeps the bundled model's indexing time in bounds."""
+    """New tokens per episodic window summary (official code: 500)."""
     window_overlap: bool = False
-    """Official code: non-overlapping windows; ``True`` slides by half a window."""
+    """Official code: non-overlapping windows; ``true`` slides by half a window."""
     batch_size: int = 16
-    """Independent LLM calls sent together."""
+    """Independent LLM calls of one stage sent together (does not change the index)."""
     seed: int = 224
+    """Seed of UMAP and the Gaussian mixtures."""
 
     def validate(self) -> IndexConfig:
         if self.chunk_tokens < 16:
@@ -63,16 +75,20 @@ class LoopConfig:
     top_k: int = 50
     """Candidates each layer returns before packing."""
     max_cycles: int = 5
+    """Probe-retrieve-encode-fuse-answer cycles after step 0."""
     max_probes: int = 3
+    """New probing queries per cycle."""
     fuse_share: float = 0.5
     """Share of the memory pool (closest to the question) that the fusion agent reads."""
     linking_top_k: int = 5
     """Facts matched to a query before the fact filter (HippoRAG 2)."""
     fact_filter: bool = True
+    """Ask the LLM which matched facts are relevant (``false``: keep them all)."""
     damping: float = 0.5
+    """Personalized PageRank damping."""
     passage_weight: float = 0.005
     """Reset weight of chunk nodes in PPR = dense score x this (official override)."""
-    pack: str = "score"
+    pack: Literal["score", "story"] = "score"
     """``score`` fills budgets best-first (ours); ``story`` re-sorts by position first (official)."""
     hide_options: bool = True
     """Keep multiple-choice options out of retrieval queries (paper intent; official code leaks them)."""
@@ -80,31 +96,43 @@ class LoopConfig:
     """Allow ``*`` in the first multiple-choice answer (official MC step-0 prompt does not)."""
     force_final: bool = True
     """When every attempt says ``*``, ask once more without the ``*`` option."""
-    layers: tuple[str, ...] = ("veridical", "semantic", "episodic")
+    layers: tuple[str, ...] = LAYERS
+    """Layers retrieved from (ablations: drop one, e.g. ``[semantic, episodic]``)."""
     memory: bool = True
-    """``False``: no mem-encode/fuse; answers read raw evidence each cycle (paper's w/o metacognition)."""
+    """``false``: no mem-encode/fuse; answers read raw evidence each cycle (paper's w/o metacognition)."""
     probing: bool = True
-    """``False``: reuse the question as the only probe each cycle (paper's w/o regulation)."""
+    """``false``: reuse the question as the only probe each cycle (paper's w/o regulation)."""
     answer_tokens: int = 32
+    """New tokens of an answer."""
     probe_tokens: int = 60
+    """New tokens of the probing agent."""
     encode_tokens: int = 60
+    """New tokens of one memory note."""
     fuse_tokens: int = 80
+    """New tokens of the fusion agent."""
     filter_tokens: int = 16
+    """New tokens of the fact filter."""
     format_retries: int = 1
     """Extra tries when an agent's output does not parse; then the fallback applies."""
 
     def validate(self) -> LoopConfig:
+        check_choices(self, "loop")
         if self.context_tokens < 64:
             raise DataError(f"loop.context_tokens must be >= 64 (got {self.context_tokens})")
         if self.max_cycles < 0 or not 1 <= self.max_probes <= 10:
             raise DataError("loop.max_cycles must be >= 0 and loop.max_probes in 1..10")
-        if self.pack not in ("score", "story"):
-            raise DataError(f"loop.pack must be score or story (got {self.pack!r})")
-        unknown = set(self.layers) - {"veridical", "semantic", "episodic"}
+        unknown = set(self.layers) - set(LAYERS)
         if unknown or not self.layers:
-            raise DataError(f"loop.layers: unknown or empty {sorted(unknown) or self.layers}")
+            raise DataError(
+                f"loop.layers: unknown or empty {sorted(unknown) or list(self.layers)}; "
+                f"choose from {', '.join(LAYERS)}"
+            )
         if not 0 < self.fuse_share <= 1:
             raise DataError("loop.fuse_share must be in (0, 1]")
+        if self.top_k < 1 or self.linking_top_k < 1 or self.format_retries < 0:
+            raise DataError(
+                "loop.top_k and loop.linking_top_k must be >= 1, loop.format_retries >= 0"
+            )
         return self
 
     def budgets(self) -> dict[str, int]:
@@ -118,23 +146,151 @@ class LoopConfig:
 
 @dataclass(frozen=True)
 class SynthConfig:
-    """The generated benchmark narrative."""
+    """The generated benchmark narrative (``comorag synth``)."""
 
     target_tokens: int = 50_000
+    """Length of the narrative in embedder tokens (about 1.25 per word)."""
     n_characters: int = 12
+    """People in the world (at most 24)."""
     n_places: int = 8
+    """Towns in the world (at most 12)."""
     n_events: int = 90
+    """Simulated events besides introductions, hints and reveals."""
     n_questions: int = 60
+    """Questions written (every other one multiple choice)."""
     seed: int = 0
+    """Seed of the generator: the same config gives the same files byte for byte."""
 
     def validate(self) -> SynthConfig:
         if self.target_tokens < 500:
-            raise DataError(f"synth.target_tokens must be >= 500 (got {self.target_tokens})")
-        if self.n_characters < 6 or self.n_places < 4:
-            raise DataError("synth needs n_characters >= 6 and n_places >= 4")
+            raise DataError(f"target_tokens must be >= 500 (got {self.target_tokens})")
+        if not 6 <= self.n_characters <= 24 or not 4 <= self.n_places <= 12:
+            raise DataError("synth needs n_characters in 6..24 and n_places in 4..12")
         if self.n_events < 10 or self.n_questions < 1:
             raise DataError("synth needs n_events >= 10 and n_questions >= 1")
         return self
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """The chat model every agent calls."""
+
+    model: str = DEFAULT_LLM
+    """``local:NAME_OR_PATH`` (transformers, offline) or ``openai:MODEL`` (a compatible server)."""
+    base_url: str | None = None
+    """Server of an ``openai:`` model, e.g. http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434/v1 (Ollama)."""
+    cache: bool = True
+    """Reuse earlier answers from the response cache ``<index>/llm_cache.sqlite``."""
+    batch_size: int = 16
+    """Conversations the local model generates at once."""
+
+    def validate(self) -> LLMConfig:
+        kind, _, name = self.model.partition(":")
+        if not name or kind not in ("local", "openai"):
+            raise DataError(f"llm.model {self.model!r}: expected local:NAME or openai:MODEL")
+        if self.batch_size < 1:
+            raise DataError(f"llm.batch_size must be >= 1 (got {self.batch_size})")
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
+            raise DataError(f"llm.base_url {self.base_url!r}: expected http://... or https://...")
+        return self
+
+
+# ---------------------------------------------------------------------- command configs
+
+
+@dataclass(frozen=True)
+class IndexRun:
+    """``comorag index FILE --out DIR``."""
+
+    index: IndexConfig = field(default_factory=IndexConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    force: bool = False
+    """Rebuild an index that is already in ``--out`` (only a comorag index is ever replaced)."""
+    quiet: bool = False
+    """No progress messages."""
+
+    def validate(self) -> None:
+        self.index.validate()
+        self.llm.validate()
+
+
+@dataclass(frozen=True)
+class AddRun:
+    """``comorag add INDEX FILE``: the index settings come from the index's manifest."""
+
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    batch_size: int = 16
+    """Independent LLM calls of one stage sent together."""
+    quiet: bool = False
+    """No progress messages."""
+
+    def validate(self) -> None:
+        self.llm.validate()
+        if self.batch_size < 1:
+            raise DataError(f"batch_size must be >= 1 (got {self.batch_size})")
+
+
+@dataclass(frozen=True)
+class AskRun:
+    """``comorag ask INDEX QUESTION``."""
+
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    choices: list[str] | None = None
+    """Multiple-choice options, e.g. ``[Mara, Tomas, Ilsa, Bren]``."""
+    trace: str | None = None
+    """Write the full trace (JSON) to this new file."""
+
+    def validate(self) -> None:
+        self.loop.validate()
+        self.llm.validate()
+        if self.choices is not None and not 2 <= len(self.choices) <= 10:
+            raise DataError(f"choices: give 2-10 options (got {len(self.choices)})")
+
+
+@dataclass(frozen=True)
+class RetrieveRun:
+    """``comorag retrieve INDEX QUERY``."""
+
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    layer: Literal["veridical", "semantic", "episodic"] = "veridical"
+    """The layer to search."""
+    k: int = 5
+    """How many units to show."""
+
+    def validate(self) -> None:
+        check_choices(self)
+        self.loop.validate()
+        self.llm.validate()
+        if self.k < 1:
+            raise DataError(f"k must be >= 1 (got {self.k})")
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """``comorag eval --data FILE --index DIR --out RUN``."""
+
+    data: str
+    """Questions JSONL (``comorag synth`` or ``comorag convert``)."""
+    index: str
+    """A complete comorag index of the text the questions are about."""
+    method: Literal["comorag", "naive", "raptor"] = "comorag"
+    """The memory loop, naive RAG (dense chunks) or a RAPTOR-style collapsed tree."""
+    limit: int | None = None
+    """Evaluate the first N questions only."""
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+
+    def validate(self) -> None:
+        check_choices(self)
+        self.loop.validate()
+        self.llm.validate()
+        if self.limit is not None and self.limit < 1:
+            raise DataError(f"limit must be >= 1 (got {self.limit})")
+
+
+# ---------------------------------------------------------------------- presets
 
 
 @dataclass(frozen=True)
@@ -180,44 +336,13 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def preset(name: str) -> Preset:
-    """The preset called ``name``."""
-    if name not in PRESETS:
-        raise DataError(f"--preset must be one of {', '.join(PRESETS)} (got {name!r})")
-    return PRESETS[name]
+def command_presets(section: str) -> dict[str, dict]:
+    """The presets of one command: ``section`` (``index``, ``loop`` or ``synth``) per name.
 
-
-def apply_overrides(obj: Any, pairs: list[str], prefix: str) -> Any:
-    """Apply ``--set key=value`` pairs to a dataclass; unknown keys raise ``DataError``."""
-    for pair in pairs:
-        if "=" not in pair:
-            raise DataError(f"--set {pair!r}: expected key=value")
-        key, raw = pair.split("=", 1)
-        key = key.strip()
-        if key.startswith(prefix + "."):
-            key = key[len(prefix) + 1 :]
-        elif "." in key:
-            continue  # belongs to another config
-        names = {f.name: f for f in dataclasses.fields(obj)}
-        if key not in names:
-            raise DataError(f"--set {pair!r}: unknown option {prefix}.{key}")
-        obj = dataclasses.replace(obj, **{key: _coerce(getattr(obj, key), raw, pair)})
-    return obj
-
-
-def _coerce(old: Any, raw: str, pair: str) -> Any:
-    try:
-        if isinstance(old, bool):
-            if raw.lower() not in ("true", "false", "1", "0"):
-                raise ValueError
-            return raw.lower() in ("true", "1")
-        if isinstance(old, int):
-            return int(raw)
-        if isinstance(old, float):
-            return float(raw)
-        if isinstance(old, tuple):
-            parts = [p for p in raw.split(",") if p]
-            return tuple(type(old[0])(p) for p in parts) if old else tuple(parts)
-    except ValueError:
-        raise DataError(f"--set {pair!r}: cannot read {raw!r} as {type(old).__name__}") from None
-    return raw
+    ``synth`` presets set top-level fields (``comorag synth`` reads a :class:`SynthConfig`).
+    """
+    out = {}
+    for name, bundle in PRESETS.items():
+        values = getattr(bundle, section)
+        out[name] = asdict(values) if section == "synth" else {section: values}
+    return out

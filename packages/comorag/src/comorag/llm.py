@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from comorag.config import DEFAULT_LLM
 from labcore.errors import DataError
 from labcore.llm import ChatModel, OpenAIChatModel, ResponseCache
 
-DEFAULT_LLM = "local:smollm2-135m-instruct"
+__all__ = ["DEFAULT_LLM", "Agents", "CallRecord", "Cost", "make_llm"]
 
 
 def make_llm(
@@ -25,6 +26,7 @@ def make_llm(
     base_url: str | None = None,
     cache_path: str | Path | None = None,
     batch_size: int = 16,
+    device: str | None = None,
 ) -> ChatModel:
     """``local:NAME_OR_PATH`` (transformers) or ``openai:MODEL`` (any compatible server)."""
     kind, _, name = spec.partition(":")
@@ -34,7 +36,7 @@ def make_llm(
     if kind == "local":
         from labcore.llm import LocalChatModel
 
-        return LocalChatModel(name, batch_size=batch_size, cache=cache)
+        return LocalChatModel(name, device=device, batch_size=batch_size, cache=cache)
     return OpenAIChatModel(name, base_url=base_url, cache=cache)
 
 

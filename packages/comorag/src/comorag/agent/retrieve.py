@@ -16,9 +16,9 @@ import numpy as np
 
 from comorag import prompts
 from comorag.config import LoopConfig
-from comorag.graph import ppr_chunks
-from comorag.indexer import Resources
-from comorag.store import Index
+from comorag.index.graph import ppr_chunks
+from comorag.index.resources import Resources
+from comorag.index.store import Index
 
 LAYERS = ("veridical", "semantic", "episodic")
 

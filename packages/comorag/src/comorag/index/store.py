@@ -17,6 +17,24 @@ from labcore.io import atomic_path, iter_jsonl, read_json, write_json, write_jso
 FORMAT = "comorag-index"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+#: What a build writes besides the response cache (``--force`` removes only these).
+INDEX_FILES = frozenset(
+    {
+        MANIFEST,
+        "chunks.jsonl",
+        "chunk_emb.npy",
+        "graph.json",
+        "facts.jsonl",
+        "fact_emb.npy",
+        "entities.json",
+        "entity_emb.npy",
+        "semantic.jsonl",
+        "semantic_emb.npy",
+        "episodic.jsonl",
+        "episodic_emb.npy",
+        "work",
+    }
+)
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
@@ -99,6 +117,22 @@ def write_manifest(folder: Path, manifest: dict) -> None:
     write_json(folder / MANIFEST, manifest)
 
 
+def check_index(folder: str | os.PathLike) -> dict:
+    """The manifest of the complete index in ``folder``; refuses anything else (nothing loads)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: index folder not found")
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise DataError(f"{folder}: no {MANIFEST}; not a comorag index")
+    if manifest.get("status") != "complete":
+        raise DataError(
+            f"{folder}: index is incomplete ({manifest.get('status')}); rerun the same "
+            "comorag index/add command to resume it"
+        )
+    return manifest
+
+
 @dataclass
 class Index:
     """A loaded, complete index."""
@@ -121,16 +155,7 @@ class Index:
     @classmethod
     def load(cls, folder: str | os.PathLike) -> Index:
         folder = Path(folder)
-        if not folder.is_dir():
-            raise DataError(f"{folder}: index folder not found")
-        manifest = read_manifest(folder)
-        if manifest is None:
-            raise DataError(f"{folder}: no {MANIFEST}; not a comorag index")
-        if manifest.get("status") != "complete":
-            raise DataError(
-                f"{folder}: index is incomplete ({manifest.get('status')}); rerun the same "
-                "comorag index/add command to resume it"
-            )
+        manifest = check_index(folder)
         dim = int(manifest["embedding_dim"])
         return cls(
             folder=folder,
@@ -154,8 +179,10 @@ class Index:
 
 
 __all__ = [
+    "INDEX_FILES",
     "Index",
     "StageLog",
+    "check_index",
     "load_graph",
     "read_manifest",
     "save_graph",

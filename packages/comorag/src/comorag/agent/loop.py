@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from comorag import prompts
+from comorag.agent.memory import MemoryPool, MemoryUnit
+from comorag.agent.retrieve import Retriever, Unit, format_units
 from comorag.config import LoopConfig
-from comorag.memory import MemoryPool, MemoryUnit
-from comorag.retrieve import Retriever, Unit, format_units
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The metacognitive memory loop: tri-retrieve, memory units, probing, fusion, answering."""

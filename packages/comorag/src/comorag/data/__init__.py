@@ -1,0 +1,6 @@
+"""Question sets: our JSONL format and converters of NarrativeQA, InfiniteBench and DetectiveQA."""
+
+from comorag.data.convert import FORMATS, convert
+from comorag.data.questions import load_questions
+
+__all__ = ["FORMATS", "convert", "load_questions"]

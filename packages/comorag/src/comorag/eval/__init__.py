@@ -1,0 +1,1 @@
+"""Evaluation: the compared methods, per-question scores, and the eval run folder."""

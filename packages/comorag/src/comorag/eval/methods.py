@@ -1,0 +1,84 @@
+"""The methods compared on one index: ComoRAG, naive RAG and a RAPTOR-style collapsed tree."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from comorag import prompts
+from comorag.agent.loop import ComoRAG, Result
+from comorag.agent.retrieve import Retriever, Unit, format_units
+from comorag.config import LoopConfig
+
+
+@dataclass
+class Baseline:
+    """One retrieval, one answer: ``naive`` (chunks) or ``raptor`` (collapsed tree)."""
+
+    retriever: Retriever
+    cfg: LoopConfig
+    kind: str
+
+    def ask(self, question: str, choices: list[str] | None = None) -> Result:
+        r = self.retriever
+        agents = r.res.agents
+        before = len(agents.cost.records)
+        start = time.perf_counter()
+        qvec = r.embed([question])
+        units: list[Unit] = r.dense("veridical", qvec, self.cfg.top_k)[0]
+        if self.kind == "raptor":
+            # Collapsed tree: leaves and every level's summaries, searched together.
+            units = sorted(
+                units + r.dense("semantic", qvec, self.cfg.top_k)[0], key=lambda u: -u.score
+            )
+        packed = r.pack(units, self.cfg.context_tokens, story_order=False)
+        chunks = [u for u in packed if u.layer == "veridical"]
+        summaries = [u for u in packed if u.layer == "semantic"]
+        sections = {"veridical": format_units(chunks), "semantic": format_units(summaries)}
+        conv = prompts.answer_prompt(question, sections, choices, allow_unknown=False)
+        parse = prompts.parse_answer(choices)
+        raw: list[str] = []
+
+        def keep(text: str) -> str | None:
+            raw.append(text)
+            v = parse(text)
+            return None if v == "*" else v
+
+        [answer] = agents.run(
+            "answer",
+            [conv],
+            keep,
+            max_new_tokens=self.cfg.answer_tokens,
+            reminder="Reply with exactly one line: ANSWER: <answer>",
+        )
+        if answer is None:
+            answer = (raw[-1].strip().splitlines() or [""])[0][:100]
+            if choices:
+                answer = prompts.match_choice(answer, choices) or answer
+        records = agents.cost.records[before:]
+        prov = sorted({c for u in packed for c in u.chunks})
+        trace = {
+            "question": question,
+            "choices": choices,
+            "method": self.kind,
+            "retrieved": [u.ref() for u in packed],
+            "answer": answer,
+            "raw_answer": raw,
+            "seconds": round(time.perf_counter() - start, 3),
+            "calls": [x.__dict__ for x in records],
+            "cost": {
+                "calls": len(records),
+                "prompt_tokens": sum(x.prompt_tokens for x in records),
+                "completion_tokens": sum(x.completion_tokens for x in records),
+            },
+        }
+        return Result(answer, 0, trace, sorted(u.id for u in chunks), prov)
+
+
+def make_method(method: str, retriever: Retriever, cfg: LoopConfig):
+    if method == "comorag":
+        return ComoRAG(retriever, cfg)
+    return Baseline(retriever, cfg, method)
+
+
+METHODS = ("comorag", "naive", "raptor")

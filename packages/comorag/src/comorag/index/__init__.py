@@ -1,0 +1,1 @@
+"""The three-layer index: chunking, the veridical (graph), semantic and episodic layers, the store."""
