@@ -100,6 +100,7 @@ def test_print_config_round_trip(tmp_path, capsys, stub_pipeline):
         (["--device", "tpu"], "--device"),
         (["--train", "a.jsonl"], "--test"),
         (["--data", "/no/such/folder"], "no such folder"),
+        (["--model", "/no/such/model"], "--model"),
     ],
 )
 def test_bad_values_are_refused_before_work(argv, needle, tmp_path, capsys, stub_pipeline):

@@ -60,3 +60,23 @@ def test_train_command_end_to_end(tiny_model, tmp_path, capsys, tiny_world):
     assert main(["report", str(out)]) == 0
     table = capsys.readouterr().out
     assert "| smoke | base |" in table and "| smoke | SFT+GRPO |" in table
+
+
+def test_eval_command_writes_a_run_folder(tiny_model, tmp_path, bench, index_dir, capsys):
+    import json
+
+    from searcher.cli import main
+
+    out = tmp_path / "eval"
+    argv = ["eval", "--out", str(out), "--data", str(bench / "test.jsonl"), "--limit", "3"]
+    argv += ["--env.index", str(index_dir), "--model", str(tmp_path / "tiny-llama")]
+    argv += ["--agent.max_turns", "1", "--agent.max_new_tokens", "4", "--device", "cpu"]
+    assert main(argv) == 0, capsys.readouterr().err
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["n"] == 3
+    lines = (out / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("step,ability,reward") and len(lines) == 4
+    assert (out / "traces.jsonl").is_file() and (out / "plots" / "eval.png").is_file()
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    assert f"| eval | {tmp_path / 'tiny-llama'} |" in capsys.readouterr().out

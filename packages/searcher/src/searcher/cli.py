@@ -66,6 +66,13 @@ def _check_env(env: EnvConfig) -> None:
         raise DataError(f"--env.url {env.url}: expected http://HOST:PORT")
 
 
+def _check_model(name: str) -> None:
+    """A model given as a path must exist (bundled names and hub ids are resolved at load)."""
+    path = Path(name).expanduser()
+    if (name.startswith((".", "/", "~")) or path.suffix == ".gguf") and not path.exists():
+        raise DataError(f"--model {name}: no such model folder or file")
+
+
 def _check_synth(args) -> None:
     from searcher.synth.build import existing_manifest
 
@@ -90,6 +97,7 @@ def _check_ask(args) -> None:
     if not args.question.strip():
         raise DataError("the question is empty")
     _check_env(args.config.env)
+    _check_model(args.config.model)
 
 
 def _check_eval(args) -> None:
@@ -98,12 +106,14 @@ def _check_eval(args) -> None:
     _check_run_folder(args.out)
     read_questions(args.config.data)
     _check_env(args.config.env)
+    _check_model(args.config.model)
 
 
 def _check_train(args) -> None:
     from searcher.data.sources import resolve_train_data
 
     _check_run_folder(args.out)
+    _check_model(args.config.model)
     resolve_train_data(args.config, args.out)
 
 

@@ -12,9 +12,9 @@ Layout of an index folder::
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
+from labcore.config import check_choice
 from labcore.errors import DataError
 from labcore.io import atomic_path, read_json, write_json, write_jsonl
 from labcore.retrieval import BM25Index, DenseTextIndex, Embedder, HybridIndex
@@ -26,8 +26,7 @@ _CLASSES = {"bm25": BM25Index, "dense": DenseTextIndex, "hybrid": HybridIndex}
 
 def build_text_index(texts: list[str], ids: list[str], kind: str, embedder: Embedder | None = None):
     """A labcore index of ``kind`` over ``texts``."""
-    if kind not in KINDS:
-        raise DataError(f"--kind must be one of {', '.join(KINDS)} (got {kind!r})")
+    check_choice("kind", kind, KINDS)
     if kind == "bm25":
         return BM25Index(texts, ids)
     embedder = embedder or Embedder()
@@ -97,8 +96,3 @@ def load_index_folder(folder: str | os.PathLike, embedder: Embedder | None = Non
         pages = read_pages(root / "pages.jsonl")
         w_index = cls.load(root / "pages", **kwargs)
     return kind, passages, p_index, pages, w_index
-
-
-def remove_index(folder: str | os.PathLike) -> None:
-    """Delete an index folder (tests, benchmarks)."""
-    shutil.rmtree(folder, ignore_errors=True)

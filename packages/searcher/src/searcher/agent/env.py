@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from labcore.config import check_choice
 from labcore.errors import DataError
 from labcore.llm import ChatModel
 from searcher.agent.learnings import ExtractiveLearner, LLMLearner
@@ -76,8 +77,7 @@ class SearchEnvironment:
         num_learnings: int = 3,
         cache_size: int = 100_000,
     ) -> None:
-        if learnings not in ("extractive", "llm"):
-            raise DataError(f"learnings must be 'extractive' or 'llm' (got {learnings!r})")
+        check_choice("learnings", learnings, ("extractive", "llm"))
         if learnings == "llm" and llm is None:
             raise DataError("learnings='llm' needs a chat model")
         self.passages = {p["id"]: p["contents"] for p in passages}
