@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every experiment on the `default` preset with 3 seeds: the README's tables and figures.
+# Every experiment on the `default` preset with 3 seeds, one run folder each, then their tables
+# (about 25 min on 2 cores).
 # Usage: bash packages/onelayer_theory/scripts/default_suite.sh [OUT_ROOT]   (default runs/onelayer)
 set -euo pipefail
 out=${1:-runs/onelayer}
@@ -8,4 +9,4 @@ for exp in coverage multiplicity universe lora lr-schedule depth; do
   uv run --package onelayer_theory onelayer run --experiment "$exp" --preset default --seeds 3 --out "$out/$exp"
   echo "$exp: $(( $(date +%s) - start )) s" >&2
 done
-uv run --package onelayer_theory onelayer report "$out"/*/
+uv run --package onelayer_theory onelayer report "$out"
