@@ -119,3 +119,15 @@ def test_help_is_documented(capsys):
         assert text in out
     code, out, _ = _run(main, ["--help"], capsys)
     assert code == 0 and all(c in out for c in ("train", "synth", "predict", "ablation", "report"))
+
+
+def test_synth_command_renders_once_and_refuses_other_settings(tmp_path, capsys):
+    out = tmp_path / "bench"
+    small = ["--n_images", "60", "--n_clips", "35", "--frames", "4", "--size", "32"]
+    code, _, err = _run(main, ["synth", "--out", str(out), *small], capsys)
+    assert code == 0, err
+    assert (out / "synth.json").is_file() and (out / "DFEW").is_dir()
+    code, out_text, _ = _run(main, ["synth", "--out", str(out), *small], capsys)
+    assert code == 0 and "already rendered" in out_text
+    code, _, err = _run(main, ["synth", "--out", str(out), *small, "--seed", "5"], capsys)
+    assert code == 2 and "other settings" in err

@@ -75,9 +75,7 @@ def result_table(metrics: dict, cfg: RunConfig, out: Path) -> str:
     lines.append(f"per-class recall (video, %): {recall}")
     times = metrics.get("stage_seconds") or {}
     if times:
-        lines.append(
-            "time by stage: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in times.items())
-        )
+        lines.append("time by stage: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
     return "\n".join(lines)
 
 

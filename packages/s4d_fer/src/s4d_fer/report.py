@@ -34,8 +34,8 @@ def row_name(config: dict) -> str:
     )
 
 
-def _pct(value) -> float | None:
-    return None if value is None else round(100 * value, 2)
+def _pct(value) -> str | None:
+    return None if value is None else f"{100 * value:.2f}"
 
 
 def pipeline_runs(paths: list[str | Path]) -> list[RunDir]:
@@ -53,9 +53,9 @@ def runs_table(runs: list[RunDir], root: Path | None = None) -> str:
     for r in runs:
         m, c = r.load_metrics(), r.config()
         image = m.get("image") or {}
-        name = (
-            str(r.path.relative_to(root)) if root and r.path.is_relative_to(root) else str(r.path)
-        )
+        name = str(r.path)
+        if root is not None and r.path != root and r.path.is_relative_to(root):
+            name = str(r.path.relative_to(root))
         rows.append(
             {
                 "run": name,
@@ -66,7 +66,7 @@ def runs_table(runs: list[RunDir], root: Path | None = None) -> str:
                 "image WAR (%)": _pct(image.get("war")),
                 "image UAR (%)": _pct(image.get("uar")),
                 "clips": m.get("n_test"),
-                "min": round(m["seconds"] / 60, 1) if m.get("seconds") else None,
+                "min": f"{m['seconds'] / 60:.1f}" if m.get("seconds") else None,
             }
         )
     return markdown_table(rows)
