@@ -5,23 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from knowledge_dynamics.data.knowledge import PROBE_TYPES
 from knowledge_dynamics.eval.probe_log import read_probe_log
 from knowledge_dynamics.train.injection import SCENARIOS
-from labcore.io import atomic_path, read_json
+from labcore.io import read_json
+from labcore.plots import _save
 
 COLORS = {"memorization": "C0", "semantic": "C1", "composition": "C2"}
 
 
 def save(fig: Figure, path: str | Path) -> Path:
-    FigureCanvasAgg(fig)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    return Path(path)
+    """Write a multi-panel figure as a PNG (labcore's Agg canvas + atomic write)."""
+    return _save(fig, path)
 
 
 def plot_run(run_dir: str | Path, metrics: dict, measure: str = "target") -> None:
