@@ -141,7 +141,7 @@ def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
             "-m",
             "searcher.cli",
             "serve",
-            "--index",
+            "--env.index",
             str(folder),
             "--port",
             str(port),
