@@ -248,6 +248,21 @@ def test_help_is_fast():
     assert time.perf_counter() - start < 2.0
 
 
+def test_report_labels_name_the_changed_loop_options():
+    from dataclasses import asdict
+
+    from comorag.config import PRESETS
+    from comorag.report import label
+
+    loop = asdict(PRESETS["smoke"].loop)
+    assert label({"method": "naive", "preset": "smoke", "loop": loop}) == "naive"
+    changed = {**loop, "memory": False, "layers": ["veridical", "episodic"]}
+    assert (
+        label({"method": "comorag", "preset": "smoke", "loop": changed})
+        == "comorag loop.layers=[veridical, episodic] loop.memory=false"
+    )
+
+
 def test_span_recall_and_summary():
     chunks = [{"start": 0, "end": 10}, {"start": 10, "end": 20}, {"start": 20, "end": 30}]
     spans = [{"start": 2, "end": 5}, {"start": 21, "end": 25}]

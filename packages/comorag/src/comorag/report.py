@@ -30,7 +30,12 @@ COLUMNS = (
 
 
 def _fmt(value) -> str:
-    return "[" + ", ".join(map(str, value)) + "]" if isinstance(value, list) else str(value)
+    """A value as it is written on the command line."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(_fmt, value)) + "]"
+    return str(value)
 
 
 def label(config: dict) -> str:
@@ -40,6 +45,7 @@ def label(config: dict) -> str:
     loop = config.get("loop", {})
     changed = []
     for key, value in loop.items():
+        value = list(value) if isinstance(value, tuple) else value
         default = getattr(base, key, None)
         default = list(default) if isinstance(default, tuple) else default
         if value != default:
