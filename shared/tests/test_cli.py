@@ -145,6 +145,7 @@ def test_config_file_preset_and_cli_precedence(tmp_path, capsys):
     [
         (["train", "--out", "X", "--dta.coverage", "1"], "--data.coverage"),
         (["train", "--out", "X", "--model.widht", "1"], "--model.width"),
+        (["train", "--out", "X", "--data.coverag", "1"], "--data.coverage"),  # no prefixes
         (["train", "--out", "X", "--preset", "smok"], "'smoke'"),
         (["trian"], "'train'"),
     ],

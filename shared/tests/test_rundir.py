@@ -77,3 +77,13 @@ def test_find_runs(tmp_path):
         find_runs([tmp_path / "empty"], "pkg")
     with pytest.raises(DataError, match="no such folder"):
         find_runs([tmp_path / "missing"], "pkg")
+
+
+def test_truncate_drops_rows_to_be_redone(tmp_path):
+    run = RunDir.open(tmp_path / "r", package="pkg", command="train", config={})
+    for step in range(5):
+        run.log(step, loss=float(step))
+    run.truncate(3)
+    run.log(3, loss=9.0)
+    assert [r["step"] for r in run.history()] == [0, 1, 2, 3]
+    assert run.history()[-1]["loss"] == 9.0

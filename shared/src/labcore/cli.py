@@ -207,7 +207,7 @@ class App:
         if args is None:  # --help / --print_config already answered
             return 0
         try:
-            _apply_runtime(args)
+            _apply_runtime(command, args)
             code = command.run(args)
         except DataError as exc:
             return _refuse(str(exc))
@@ -226,6 +226,7 @@ class App:
             description=command.help or None,
             exit_on_error=False,
             default_meta=False,
+            allow_abbrev=False,  # strict keys: `--data.coverag` is a typo, not a prefix
         )
         parser.add_argument("--config", action="config", help="a YAML or JSON config file")
         if command.out is not None:
@@ -304,7 +305,8 @@ class App:
         )
         if command.check is not None:
             command.check(args)
-        args.device = _resolve_device(args.device)
+        if "device" in command.common:
+            args.device = _resolve_device(args.device)
         return args
 
 
@@ -502,16 +504,23 @@ def _resolve_device(device: str) -> str:
     return resolve_device(device)
 
 
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _check_threads(threads: int) -> int:
     if threads < 0:
         raise DataError(f"--threads must be >= 0 (got {threads})")
-    from labcore.device import cpu_count
-
-    return threads or cpu_count()
+    return threads or _cores()
 
 
-def _apply_runtime(args: Args) -> None:
-    """Set the thread count before any work (torch is imported only here)."""
+def _apply_runtime(command: Command, args: Args) -> None:
+    """Set the thread count before any work (torch is imported only here, and only if used)."""
+    if "threads" not in command.common:
+        return
     from labcore.device import set_threads
 
     set_threads(args.threads)

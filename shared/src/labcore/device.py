@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 
@@ -51,10 +49,9 @@ def resolve_device(device: str | None = "auto") -> str:
 
 def cpu_count() -> int:
     """Cores this process may run on (the affinity mask where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    from labcore.cli import _cores
+
+    return _cores()
 
 
 def set_threads(threads: int = 0) -> int:

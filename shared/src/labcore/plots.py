@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 from labcore.io import atomic_path
 
 
-def _save(fig: Figure, path: str | os.PathLike) -> Path:
+def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
+    """Save a matplotlib ``Figure`` (built without pyplot) as a PNG at ``path``, atomically."""
     FigureCanvasAgg(fig)  # attach an Agg canvas: works whatever backend pyplot would pick
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -43,7 +44,7 @@ def plot_curves(
     if len(curves) > 1:
         ax.legend()
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_bars(
@@ -63,4 +64,4 @@ def plot_bars(
     ax.set(ylabel=ylabel, title=title)
     ax.tick_params(axis="x", rotation=30 if len(labels) > 4 else 0)
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)

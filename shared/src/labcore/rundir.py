@@ -256,6 +256,16 @@ class RunDir:
                 for row in csv.DictReader(fh)
             ]
 
+    def truncate(self, step: int) -> None:
+        """Drop the ``metrics.csv`` rows of steps ``>= step`` (they are redone after a resume)."""
+        if not self.csv_file.is_file():
+            return
+        with open(self.csv_file, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            columns = list(reader.fieldnames or [])
+            rows = [r for r in reader if float(r["step"]) < step]
+        self._write_csv(columns, rows)
+
     def _csv_columns(self) -> list[str]:
         if self._columns is None:
             if self.csv_file.is_file():

@@ -11,14 +11,14 @@ from knowledge_dynamics.data.knowledge import PROBE_TYPES
 from knowledge_dynamics.eval.probe_log import read_probe_log
 from knowledge_dynamics.train.injection import SCENARIOS
 from labcore.io import read_json
-from labcore.plots import _save
+from labcore.plots import save_figure
 
 COLORS = {"memorization": "C0", "semantic": "C1", "composition": "C2"}
 
 
 def save(fig: Figure, path: str | Path) -> Path:
     """Write a multi-panel figure as a PNG (labcore's Agg canvas + atomic write)."""
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_run(run_dir: str | Path, metrics: dict, measure: str = "target") -> None:

@@ -12,9 +12,7 @@ with the same command continues from it, so the final log has every step exactly
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import time
 from pathlib import Path
@@ -38,7 +36,7 @@ from knowledge_dynamics.train.injection import inject_rows, make_plan, scenario_
 from knowledge_dynamics.train.schedule import eval_steps
 from knowledge_dynamics.train.step import dist_info, lr_at, train_step
 from labcore.errors import DataError
-from labcore.io import atomic_path, labcore_home, write_json, write_text_atomic
+from labcore.io import atomic_path, labcore_home, write_json
 from labcore.rundir import RunDir
 from labcore.train import load_checkpoint, save_checkpoint, seed_everything
 
@@ -65,18 +63,7 @@ def open_run(path: str | Path, command: str, config: dict, device: str | None = 
 
 def truncate_history(run: RunDir, start: int) -> None:
     """Drop ``metrics.csv`` rows of steps ``>= start`` (redone after a resume)."""
-    if not run.csv_file.is_file():
-        return
-    with open(run.csv_file, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        columns = list(reader.fieldnames or [])
-        rows = [r for r in reader if int(r["step"]) < start]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(run.csv_file, buf.getvalue())
-    run._columns = None  # RunDir re-reads the header on the next log()
+    run.truncate(start)
 
 
 def stream_rows(cfg: Config, tokenizer) -> np.ndarray:
