@@ -56,3 +56,20 @@ def test_script_answers_help(package, script):
     proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"usage: {script}")
+
+
+@pytest.mark.parametrize(("package", "script"), _scripts())
+def test_script_help_is_fast(package, script):
+    """``--help`` must not wait for torch: best of three under 2 s (the console script itself)."""
+    import time
+
+    exe = Path(sys.executable).parent / script
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
+        best = min(best, time.perf_counter() - start)
+        assert proc.returncode == 0, proc.stderr
+        if best < 2.0:
+            break
+    assert best < 2.0, f"{script} --help took {best:.1f} s"
