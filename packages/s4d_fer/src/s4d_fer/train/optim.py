@@ -9,7 +9,8 @@ from torch import nn
 
 
 def _no_decay(name: str, param: torch.Tensor) -> bool:
-    return param.ndim <= 1 or name.endswith(".bias") or "token" in name
+    # MoAE keeps its experts' biases stacked as (E, width) tensors named b1 / b2.
+    return param.ndim <= 1 or name.endswith((".bias", ".b1", ".b2")) or "token" in name
 
 
 def layer_id(name: str, depth: int) -> int:
