@@ -35,7 +35,7 @@ from typing import Any
 
 from labcore.errors import EXIT_BAD_INPUT, DataError
 
-__all__ = ["App", "Arg", "Args", "Command", "closest"]
+__all__ = ["App", "Arg", "Args", "Command", "closest", "report_command"]
 
 #: Options every command shares; ``config.json`` keeps them except ``out``.
 COMMON = ("out", "preset", "seed", "device", "threads")
@@ -138,6 +138,26 @@ def closest(name: str, valid: Sequence[str]) -> str | None:
         if match:
             return match[0]
     return None
+
+
+def report_command(
+    report: str, help: str = "print the README tables of run folders (mean ± std over seeds)"
+) -> Command:
+    """The ``report DIR [DIR ...]`` command every package has.
+
+    ``report`` names a function as ``"module:function"`` (imported only when the command
+    runs, so ``--help`` stays fast) that takes the list of folders and returns markdown.
+    """
+    module, _, function = report.partition(":")
+
+    def run(args: Args) -> int:
+        import importlib
+
+        print(getattr(importlib.import_module(module), function)(args.dirs))
+        return 0
+
+    dirs = Arg("dirs", nargs="+", type=str, help="run folders (or folders holding them)")
+    return Command("report", run, help=help, out=None, common=(), args=[dirs])
 
 
 class App:

@@ -26,7 +26,7 @@ from comorag.config import (
     command_presets,
 )
 from comorag.data.convert import FORMATS
-from labcore.cli import App, Arg, Command
+from labcore.cli import App, Arg, Command, report_command
 from labcore.errors import DataError
 
 PACKAGE = "comorag"
@@ -270,13 +270,6 @@ def cmd_eval(args) -> int:
     return run_eval(args)
 
 
-def cmd_report(args) -> int:
-    from comorag.report import report
-
-    print(report(args.dirs))
-    return 0
-
-
 _INDEX = Arg("index", type=str, help="a comorag index folder")
 _LOOP_PRESETS = command_presets("loop")
 _DEVICE = ("device", "threads")
@@ -360,14 +353,7 @@ app = App(
             common=_DEVICE,
             check=check_eval,
         ),
-        Command(
-            "report",
-            cmd_report,
-            help="the comparison table of eval run folders",
-            out=None,
-            common=(),
-            args=[Arg("dirs", nargs="+", type=str, help="eval run folders (or folders above)")],
-        ),
+        report_command("comorag.report:report", help="the comparison table of eval run folders"),
     ],
 )
 main = app.main

@@ -21,7 +21,7 @@ from knowledge_dynamics.config import (
     RunJob,
     SynthJob,
 )
-from labcore.cli import App, Arg, Command
+from labcore.cli import App, Arg, Command, report_command
 from labcore.errors import DataError
 
 PACKAGE = "knowledge_dynamics"
@@ -156,14 +156,6 @@ def cmd_experiments(args) -> int:
     return 0
 
 
-def cmd_report(args) -> int:
-    from knowledge_dynamics.report import report
-
-    print(report(args.dirs))
-    return 0
-
-
-_DIRS = Arg("dirs", nargs="+", type=str, help="run folders (searched recursively)")
 app = App(
     "knowledge-dynamics",
     "Inject fictional facts into LM pretraining and measure acquisition and forgetting.",
@@ -184,8 +176,7 @@ app = App(
                 config=RunJob, presets=PRESETS),
         Command("experiments", cmd_experiments, help="the README experiment set (stages, batch, LR, size)",
                 config=ExperimentsJob, presets=PRESETS),
-        Command("report", cmd_report, help="print the README tables from run folders",
-                out=None, common=(), args=[_DIRS]),
+        report_command("knowledge_dynamics.report:report"),
     ],
 )  # fmt: skip
 main = app.main

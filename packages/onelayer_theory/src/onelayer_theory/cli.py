@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-from labcore.cli import App, Arg, Command
+from labcore.cli import App, Arg, Command, report_command
 from labcore.errors import DataError
 from onelayer_theory import __version__
 from onelayer_theory.config import PRESETS, RunConfig
@@ -103,14 +103,6 @@ def _read(path):
     return read_results(path)
 
 
-def cmd_report(args) -> int:
-    """Print the README tables of one or more run folders (mean ± std over seeds)."""
-    from onelayer_theory.report import report
-
-    print(report(args.dirs))
-    return 0
-
-
 app = App(
     "onelayer",
     "How one-layer transformers store facts (MLP) and extract them (attention), "
@@ -149,13 +141,9 @@ app = App(
             ],
             check=check_run,
         ),
-        Command(
-            "report",
-            cmd_report,
+        report_command(
+            "onelayer_theory.report:report",
             help="markdown tables (mean ± std over seeds) of finished run folders",
-            out=None,
-            common=(),
-            args=[Arg("dirs", nargs="+", type=str, help="run folders (or folders holding them)")],
         ),
     ],
 )

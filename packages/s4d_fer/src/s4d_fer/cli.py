@@ -12,7 +12,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from labcore.cli import App, Arg, Command
+from labcore.cli import App, Arg, Command, report_command
 from labcore.errors import DataError
 from s4d_fer import __version__
 from s4d_fer.config import PRESETS, RunConfig, SynthConfig, as_dict
@@ -203,13 +203,6 @@ def cmd_ablation(args) -> int:
     return 0
 
 
-def cmd_report(args) -> int:
-    from s4d_fer.report import report
-
-    print(report(args.dirs))
-    return 0
-
-
 app = App(
     "s4d-fer",
     "S4D: dual-modal MAE pre-training and Mixture-of-Adapter-Experts fine-tuning for "
@@ -279,14 +272,7 @@ app = App(
             args=[Arg("--seeds", type=int, default=3, help="seeds 0..N-1")],
             check=check_ablation,
         ),
-        Command(
-            "report",
-            cmd_report,
-            help="the README tables from run folders (mean ± std over seeds)",
-            out=None,
-            common=(),
-            args=[Arg("dirs", nargs="+", type=str, help="run folders (searched recursively)")],
-        ),
+        report_command("s4d_fer.report:report"),
     ],
 )
 

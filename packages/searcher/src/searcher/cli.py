@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from labcore.cli import App, Arg, Command
+from labcore.cli import App, Arg, Command, report_command
 from labcore.errors import DataError
 from searcher import __version__
 from searcher.config import (
@@ -242,14 +242,6 @@ def _train(args) -> int:
     return 0
 
 
-def _report(args) -> int:
-    from labcore.rundir import find_runs
-    from searcher.report import report
-
-    print(report(find_runs(args.dirs, PACKAGE)))
-    return 0
-
-
 app = App(
     "searcher",
     "O²-Searcher: an RL-trained search agent for open- and closed-ended questions over a "
@@ -271,9 +263,7 @@ app = App(
         Command("train", _train, help="benchmark, index, cold-start SFT, GRPO, evaluation",
                 config=TrainConfig, presets=TRAIN_PRESETS, default_preset="smoke",
                 check=_check_train),
-        Command("report", _report, help="the README's results tables from run folders",
-                out=None, common=(), args=[Arg("dirs", nargs="+", type=str,
-                                               help="run folders (or folders holding them)")]),
+        report_command("searcher.report:report", help="the README's results tables from run folders"),
     ],
 )  # fmt: skip
 main = app.main

@@ -67,6 +67,8 @@ def results_table(runs) -> str:
     return markdown_table(rows, columns)
 
 
-def report(runs) -> str:
-    """Everything `searcher report` prints."""
-    return results_table(runs)
+def report(dirs) -> str:
+    """Everything `searcher report` prints, for the run folders at or below ``dirs``."""
+    from labcore.rundir import find_runs
+
+    return results_table(find_runs(dirs, "searcher"))
