@@ -1,9 +1,6 @@
-import subprocess
-import sys
-
 import pytest
 
-from labcore.errors import DataError, cli_errors
+from labcore.errors import DataError
 from labcore.io import atomic_path, read_json, read_jsonl, write_json, write_jsonl
 
 
@@ -46,20 +43,3 @@ def test_atomic_folder_replace(tmp_path):
             (tmp / "data.txt").write_text(str(version))
     assert (target / "data.txt").read_text() == "2"
     assert [p.name for p in tmp_path.iterdir()] == ["index"]
-
-
-def test_cli_errors_gives_one_line_and_exit_2(tmp_path):
-    code = (
-        "from labcore.errors import cli_errors, DataError\n"
-        "@cli_errors\n"
-        "def main():\n"
-        "    raise DataError('data.jsonl: line 3: invalid JSON\\n(more)')\n"
-        "main()\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert proc.stderr == "error: data.jsonl: line 3: invalid JSON (more)\n"
-
-
-def test_cli_errors_passes_results_through():
-    assert cli_errors(lambda x: x + 1)(1) == 2

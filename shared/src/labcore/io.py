@@ -116,12 +116,3 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[Any]:
 def read_jsonl(path: str | os.PathLike) -> list[Any]:
     """Read a whole JSONL file (see :func:`iter_jsonl`)."""
     return list(iter_jsonl(path))
-
-
-def require_keys(record: dict, keys: Iterable[str], *, where: str) -> None:
-    """Raise :class:`DataError` if ``record`` lacks any of ``keys``; ``where`` names the place."""
-    if not isinstance(record, dict):
-        raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
-    missing = [k for k in keys if k not in record]
-    if missing:
-        raise DataError(f"{where}: missing field(s) {', '.join(missing)}")
