@@ -95,3 +95,23 @@ def test_target_logprobs_rejects_mismatched_lengths(smollm2):
     model, tokenizer = smollm2
     with pytest.raises(ValueError, match="2 prefixes but 1 targets"):
         target_logprobs(model, tokenizer, ["a", "b"], [" c"])
+
+
+def test_token_logprobs_match_one_sequence_at_a_time():
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from labcore.metrics import token_logprobs
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32,
+                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2)  # fmt: skip
+    model = LlamaForCausalLM(config).eval()
+    seqs = [[1, 5, 7, 9, 2], [1, 3], [4, 4, 4, 8, 8, 8, 1]]
+    batched = token_logprobs(model, seqs, batch_size=3)
+    for seq, got in zip(seqs, batched, strict=True):
+        ids = torch.tensor([seq])
+        logp = model(input_ids=ids).logits[0, :-1].double().log_softmax(-1)
+        want = logp.gather(-1, ids[0, 1:, None]).squeeze(-1).detach().numpy()
+        assert got.shape == (len(seq) - 1,)
+        assert np.allclose(got, want, atol=1e-5)

@@ -101,6 +101,40 @@ class TargetLogProbs(NamedTuple):
 
 
 @torch.inference_mode()
+def token_logprobs(
+    model, sequences: Sequence[Sequence[int]], batch_size: int = 16, pad_id: int = 0
+) -> list[np.ndarray]:
+    """Per-token log-probabilities of token ids under a causal LM.
+
+    For each sequence ``s`` returns a float64 array of length ``len(s) - 1``: entry ``t`` is
+    ``log p(s[t + 1] | s[: t + 1])``. Sequences are sorted by length and batched with right
+    padding; the log-normaliser is a ``logsumexp`` per position, so no log-softmax over the
+    vocabulary is materialised next to the logits.
+    """
+    for i, seq in enumerate(sequences):
+        if len(seq) < 2:
+            raise ValueError(f"sequence {i} has {len(seq)} token(s); need at least 2")
+    device = next(model.parameters()).device
+    out: list[np.ndarray] = [np.zeros(0)] * len(sequences)
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        lens = [len(sequences[i]) for i in idx]
+        input_ids = torch.full((len(idx), max(lens)), pad_id, dtype=torch.long)
+        attention = torch.zeros_like(input_ids)
+        for row, (i, n) in enumerate(zip(idx, lens, strict=True)):
+            input_ids[row, :n] = torch.as_tensor(list(sequences[i]), dtype=torch.long)
+            attention[row, :n] = 1
+        input_ids, attention = input_ids.to(device), attention.to(device)
+        logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
+        labels = input_ids[:, 1:]
+        picked = logits.gather(-1, labels[..., None]).squeeze(-1)
+        lp = (picked - logits.logsumexp(-1)).double().cpu().numpy()
+        for row, (i, n) in enumerate(zip(idx, lens, strict=True)):
+            out[i] = lp[row, : n - 1]
+    return out
+
+
 def target_logprobs(
     model,
     tokenizer,
@@ -112,8 +146,8 @@ def target_logprobs(
 
     The prefix is tokenized as usual (with the tokenizer's special tokens) and the
     target without special tokens, so write targets with their leading space
-    (``" Paris"``). Examples are sorted by length and batched with right padding;
-    only target positions go through the softmax, so memory stays ``O(tokens x vocab)``.
+    (``" Paris"``). Scored with :func:`token_logprobs` on ``prefix + target`` (sorted by
+    length, batched); the target span is the last ``len(target)`` tokens.
     """
     if len(prefixes) != len(targets):
         raise ValueError(f"{len(prefixes)} prefixes but {len(targets)} targets")
@@ -126,36 +160,8 @@ def target_logprobs(
         if not ids:
             raise ValueError(f"target {i} ({targets[i]!r}) is empty after tokenization")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    device = next(model.parameters()).device
-
-    n = len(prefixes)
-    sums = np.zeros(n, dtype=np.float64)
+    seqs = [p + t for p, t in zip(prefix_ids, target_ids, strict=True)]
+    per_token = token_logprobs(model, seqs, batch_size=batch_size, pad_id=pad_id)
     counts = np.array([len(t) for t in target_ids], dtype=np.int64)
-    order = sorted(range(n), key=lambda i: len(prefix_ids[i]) + len(target_ids[i]))
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size]
-        seqs = [prefix_ids[i] + target_ids[i] for i in idx]
-        width = max(len(s) for s in seqs)
-        input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-        attention = torch.zeros((len(idx), width), dtype=torch.long)
-        # is_target[b, t] marks positions whose *next* token belongs to the target.
-        is_target = torch.zeros((len(idx), width), dtype=torch.bool)
-        for row, (i, seq) in enumerate(zip(idx, seqs, strict=True)):
-            input_ids[row, : len(seq)] = torch.tensor(seq)
-            attention[row, : len(seq)] = 1
-            p = len(prefix_ids[i])
-            is_target[row, p - 1 : len(seq) - 1] = True
-        input_ids, attention, is_target = (
-            input_ids.to(device),
-            attention.to(device),
-            is_target.to(device),
-        )
-        logits = model(input_ids=input_ids, attention_mask=attention).logits
-        rows = logits[is_target].float().log_softmax(-1)  # (tokens, vocab)
-        labels = input_ids[:, 1:][is_target[:, :-1]]
-        token_lp = rows.gather(-1, labels[:, None]).squeeze(-1)
-        which = torch.arange(len(idx), device=device)[:, None].expand_as(is_target)[is_target]
-        per_example = torch.zeros(len(idx), dtype=torch.float64, device=device)
-        per_example.index_add_(0, which, token_lp.double())
-        sums[idx] = per_example.cpu().numpy()
+    sums = np.array([lp[-c:].sum() for lp, c in zip(per_token, counts, strict=True)])
     return TargetLogProbs(mean=sums / counts, sum=sums, num_tokens=counts)

@@ -7,10 +7,9 @@ front so that the first token is predicted too. Values are log-probabilities (hi
 ``target`` is the per-token *mean* over the span (what the paper's analysis uses), ``first``
 the first target token, ``full`` the mean over the whole probe.
 
-``target`` is :func:`labcore.metrics.target_logprobs` on the same text (``start token + input``
-as prefix, ``" " + target`` as target; tested equal). This module stays a thin adapter
-because it needs what that function does not offer: pre-tokenized probes, and the per-token
-log-probs of the whole sequence so that all three measures come from one forward pass.
+The log-probabilities come from :func:`labcore.metrics.token_logprobs` (one forward pass gives
+all three measures); ``target`` equals :func:`labcore.metrics.target_logprobs` on the same text
+(``start token + input`` as prefix, ``" " + target`` as target; tested).
 """
 
 from __future__ import annotations
@@ -18,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from knowledge_dynamics.data.knowledge import PROBE_TYPES, KnowledgeItem
 from knowledge_dynamics.eval.probe_log import MEASURES
+from labcore.metrics import token_logprobs
 
 
 @dataclass(frozen=True)
@@ -62,36 +61,20 @@ def build_probes(items: list[KnowledgeItem], tokenizer, n_items: int | None = No
     return ProbeSet(np.array(item), np.array(ptype), np.array(kk), ids, np.array(n_t))
 
 
-@torch.inference_mode()
 def score_probes(model, probes: ProbeSet, batch_size: int = 256) -> dict[str, np.ndarray]:
     """``{measure: (n_probes,) float64}`` for all probes, batched by length."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
-    n = len(probes)
-    out = {m: np.zeros(n) for m in MEASURES}
-    order = sorted(range(n), key=lambda i: len(probes.ids[i]))
-    for s in range(0, n, batch_size):
-        idx = order[s : s + batch_size]
-        lens = [len(probes.ids[i]) for i in idx]
-        width = max(lens)
-        inp = torch.zeros((len(idx), width), dtype=torch.long)
-        att = torch.zeros((len(idx), width), dtype=torch.long)
-        for r, i in enumerate(idx):
-            inp[r, : lens[r]] = torch.tensor(probes.ids[i])
-            att[r, : lens[r]] = 1
-        inp, att = inp.to(device), att.to(device)
-        logits = model(input_ids=inp, attention_mask=att).logits[:, :-1].float()
-        tok_lp = torch.gather(logits.log_softmax(-1), -1, inp[:, 1:, None]).squeeze(-1)
-        tok_lp = tok_lp.double().cpu().numpy()
-        for r, i in enumerate(idx):
-            lp = tok_lp[r, : lens[r] - 1]  # predictions of tokens 1..len-1
-            span = lp[-probes.n_target[i] :]
-            out["target"][i] = span.mean()
-            out["first"][i] = span[0]
-            out["full"][i] = lp.mean()
-    if was_training:
-        model.train()
+    try:
+        per_token = token_logprobs(model, probes.ids, batch_size=batch_size)
+    finally:
+        model.train(was_training)
+    out = {m: np.zeros(len(probes)) for m in MEASURES}
+    for i, lp in enumerate(per_token):  # lp: predictions of tokens 1..len-1
+        span = lp[-probes.n_target[i] :]
+        out["target"][i] = span.mean()
+        out["first"][i] = span[0]
+        out["full"][i] = lp.mean()
     return out
 
 

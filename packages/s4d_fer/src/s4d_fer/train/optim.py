@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
+
+from labcore.schedules import lr_lambda
 
 
 def _no_decay(name: str, param: torch.Tensor) -> bool:
@@ -44,14 +44,6 @@ def param_groups(
     return list(groups.values())
 
 
-def warmup_cosine(step: int, total: int, warmup: int) -> float:
-    """LR multiplier: linear warm-up over ``warmup`` steps, then cosine to 0 at ``total``."""
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 0.5 * (1 + math.cos(math.pi * progress))
-
-
 def make_optimizer(
     model: nn.Module,
     lr: float,
@@ -65,7 +57,9 @@ def make_optimizer(
     groups = param_groups(model, weight_decay, layer_decay, depth)
     opt = torch.optim.AdamW(groups, lr=lr, betas=betas)
     scales = [g["lr_scale"] for g in groups]
+    # Linear warm-up, then cosine to 0, times each group's layer-decay scale.
+    factor = lr_lambda(total_steps=total, warmup_steps=warmup, schedule="cosine")
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, [lambda s, sc=sc: sc * warmup_cosine(s, total, warmup) for sc in scales]
+        opt, [lambda s, sc=sc: sc * factor(s) for sc in scales]
     )
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
