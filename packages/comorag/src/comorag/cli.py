@@ -130,7 +130,7 @@ def check_index_cmd(args) -> None:
 
 
 def cmd_index(args) -> int:
-    from comorag.agent.session import make_agents
+    from comorag.agent.session import close_agents, make_agents
     from comorag.index.build import build_index
     from comorag.index.resources import make_resources
 
@@ -140,16 +140,19 @@ def cmd_index(args) -> int:
     agents = make_agents(cfg.llm, out, args.device)
     res = make_resources(cfg.index.embedder, agents, args.device)
     start = time.perf_counter()
-    manifest = build_index(
-        args.file,
-        out,
-        cfg.index,
-        res,
-        llm_name=cfg.llm.model,
-        force=cfg.force,
-        quiet=cfg.quiet,
-        progress=not cfg.quiet,
-    )
+    try:
+        manifest = build_index(
+            args.file,
+            out,
+            cfg.index,
+            res,
+            llm_name=cfg.llm.model,
+            force=cfg.force,
+            quiet=cfg.quiet,
+            progress=not cfg.quiet,
+        )
+    finally:
+        close_agents(agents)
     summary = {
         "index": str(out),
         **manifest.get("counts", {}),
@@ -173,7 +176,7 @@ def check_add(args) -> None:
 
 
 def cmd_add(args) -> int:
-    from comorag.agent.session import make_agents
+    from comorag.agent.session import close_agents, make_agents
     from comorag.index.build import add_text
     from comorag.index.resources import make_resources
     from comorag.index.store import read_manifest
@@ -184,7 +187,12 @@ def cmd_add(args) -> int:
     index_cfg = IndexConfig(**manifest["settings"], batch_size=cfg.batch_size).validate()
     agents = make_agents(cfg.llm, folder, args.device)
     res = make_resources(index_cfg.embedder, agents, args.device)
-    manifest = add_text(folder, args.file, res, index_cfg, quiet=cfg.quiet, progress=not cfg.quiet)
+    try:
+        manifest = add_text(
+            folder, args.file, res, index_cfg, quiet=cfg.quiet, progress=not cfg.quiet
+        )
+    finally:
+        close_agents(agents)
     print(json.dumps({**manifest["counts"], **agents.cost.as_dict()}))
     return 0
 
@@ -209,12 +217,15 @@ def check_ask(args) -> None:
 
 def cmd_ask(args) -> int:
     from comorag.agent.loop import ComoRAG
-    from comorag.agent.session import open_retriever
+    from comorag.agent.session import close_agents, open_retriever
     from labcore.io import write_json
 
     cfg: AskRun = args.config
     retriever = open_retriever(args.index, cfg.loop, cfg.llm, device=args.device)
-    result = ComoRAG(retriever, cfg.loop).ask(args.question, cfg.choices)
+    try:
+        result = ComoRAG(retriever, cfg.loop).ask(args.question, cfg.choices)
+    finally:
+        close_agents(retriever.res.agents)
     if cfg.trace:
         write_json(cfg.trace, result.trace)
     print(result.answer)

@@ -201,30 +201,78 @@ def answer_prompt(
 
 
 def parse_answer(choices: list[str] | None) -> callable:
-    """Parser for the answer agent: the answer text, ``*``, or None when unparseable."""
+    """Parser for the answer agent: the answer text, ``*``, or None when unparseable.
+
+    Only the last ``ANSWER:`` line counts; a reply without one is unparseable, also for
+    multiple choice (a reply's first letter is not an option letter: "Dessa moved ..."
+    is not D). A multiple-choice answer must name one option, see :func:`match_choice`.
+    """
 
     def parse(text: str) -> str | None:
         found = re.findall(r"ANSWER\s*[:\uff1a]\s*(.+)", text, re.I)
-        answer = found[-1].strip() if found else None
-        if answer is None and choices is None:
+        if not found:
             return None
-        if answer is not None and answer.startswith("*"):
+        answer = found[-1].strip()
+        if answer.startswith("*"):
             return "*"
         if choices is None:
             return answer.strip(" .\"'") or None
-        candidate = answer if answer is not None else text
-        return match_choice(candidate, choices)
+        return match_choice(answer, choices)
 
     return parse
 
 
-def match_choice(text: str, choices: list[str]) -> str | None:
-    """A letter when ``text`` names one option (by letter or by its words), else None."""
-    t = text.strip()
-    m = re.match(rf"^\(?([{LETTERS[: len(choices)]}])\b[).:]?", t)
-    if m:
-        return m.group(1)
-    hits = [i for i, c in enumerate(choices) if c.lower() in t.lower()]
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def option_mentions(text: str, choices: list[str]) -> list[int]:
+    """Options whose words occur in ``text`` (word-bounded, case and punctuation ignored).
+
+    An option whose words lie inside another mentioned option's words ("Ash" inside
+    "Ashford Hall") is not counted separately.
+    """
+    t = f" {_norm(text)} "
+    hits = [i for i, c in enumerate(choices) if _norm(c) and f" {_norm(c)} " in t]
+    return [
+        i
+        for i in hits
+        if not any(j != i and f" {_norm(choices[i])} " in f" {_norm(choices[j])} " for j in hits)
+    ]
+
+
+def _label(text: str, n_choices: int) -> re.Match | None:
+    """A leading option label; letters are upper case except after the word "option"."""
+    up = LETTERS[:n_choices]
+    return re.match(
+        rf"\s*(?:(?i:option)\s+([{up}{up.lower()}])\b[.:,)]?"
+        rf"|\(([{up}])\)|\[([{up}])\]|([{up}])(?:[.:,)]|\s*$))",
+        text,
+    )
+
+
+def option_letter(text: str, n_choices: int) -> str | None:
+    """The option label ``text`` starts with: ``C``, ``(C)``, ``C.``, ``C)``, ``C:``,
+    ``Option C``. A letter followed by a word ("A man ...", "Dessa ...") is not a label,
+    so the article "A" is never read as option A."""
+    m = _label(text, n_choices)
+    return next(g for g in m.groups() if g).upper() if m else None
+
+
+def match_choice(text: str, choices: list[str], *, letters: bool = True) -> str | None:
+    """The option ``text`` names, as a letter, or None.
+
+    The rule: the text of exactly one option, when it appears, decides, even against a
+    letter ("D. Northreach" with Northreach as option C is C): small models copy the
+    right option with the wrong letter far more often than the reverse, and the option's
+    words are what the answer says. Otherwise a leading option label (``C``, ``(C)``,
+    ``C. ...``; never the article "A") decides. With ``letters=False`` (replies that
+    did not follow the answer format) only option texts count.
+    """
+    m = _label(text, len(choices)) if letters else None
+    label = next(g for g in m.groups() if g).upper() if m else None
+    rest = text[m.end() :] if m else text
+    hits = option_mentions(rest, choices)
     if len(hits) == 1:
         return LETTERS[hits[0]]
-    return None
+    return label

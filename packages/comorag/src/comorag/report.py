@@ -17,6 +17,7 @@ PACKAGE = "comorag"
 COLUMNS = (
     ("F1", "f1", 2),
     ("EM", "em", 2),
+    ("gold in answer", "contains", 2),
     ("MC acc", "mc_accuracy", 2),
     ("evidence recall", "evidence_recall", 2),
     ("recall, multi-hop+temporal", "evidence_recall_multihop_temporal", 2),

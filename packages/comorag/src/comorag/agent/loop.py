@@ -79,7 +79,7 @@ class ComoRAG:
             # raw reply's first line as a best effort.
             answer = "*" if allow_unknown else _first_line(raw[-1] if raw else "")
             if choices and answer != "*":
-                answer = prompts.match_choice(answer, choices) or answer
+                answer = prompts.match_choice(answer, choices, letters=False) or answer
         return answer, raw[-1] if raw else ""
 
     def _probe(self, question: str, previous: list[str], notes: list[str]) -> list[str]:

@@ -21,6 +21,15 @@ def make_agents(llm: LLMConfig, cache_dir: Path | None, device: str | None = Non
     return Agents(model)
 
 
+def close_agents(agents: Agents) -> None:
+    """Close the response cache of ``agents``' model now, not whenever it is collected:
+    an SQLite connection left open checkpoints its log into the file at a random later
+    moment, so the index folder would change after the command returned."""
+    cache = getattr(agents.llm, "cache", None)
+    if cache is not None:
+        cache.close()
+
+
 class NoLLM:
     """Stands in when a command needs no LLM; any call is a bug in the caller."""
 

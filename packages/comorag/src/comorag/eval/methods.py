@@ -54,7 +54,7 @@ class Baseline:
         if answer is None:
             answer = (raw[-1].strip().splitlines() or [""])[0][:100]
             if choices:
-                answer = prompts.match_choice(answer, choices) or answer
+                answer = prompts.match_choice(answer, choices, letters=False) or answer
         records = agents.cost.records[before:]
         prov = sorted({c for u in packed for c in u.chunks})
         trace = {

@@ -6,7 +6,7 @@ import numpy as np
 
 from comorag import prompts
 from comorag.agent.loop import Result
-from labcore.metrics import exact_match, f1_score
+from labcore.metrics import exact_match, f1_score, normalize_answer
 
 
 def span_recall(spans: list[dict], chunks: list[int], all_chunks: list[dict]) -> float | None:
@@ -16,6 +16,22 @@ def span_recall(spans: list[dict], chunks: list[int], all_chunks: list[dict]) ->
     ranges = [(all_chunks[c]["start"], all_chunks[c]["end"]) for c in chunks]
     hit = sum(any(s < sp["end"] and e > sp["start"] for s, e in ranges) for sp in spans)
     return hit / len(spans)
+
+
+def gold_contained(prediction: str, golds: list[str]) -> float:
+    """1.0 when some gold answer, normalised, occurs as a run of whole words in the
+    normalised prediction ("Gideon was the child of Nils" contains "Nils"), else 0.0.
+
+    Whole sentences that hold the answer score 0 on EM; this metric credits them, and
+    over-long answers are what it cannot tell apart from right ones.
+    """
+    pred = f" {normalize_answer(prediction)} "
+    return float(any(g and f" {g} " in pred for g in map(normalize_answer, golds)))
+
+
+def mc_correct(answer: str, choices: list[str], answer_index: int) -> float:
+    """1.0 when ``answer`` names the gold option under :func:`comorag.prompts.match_choice`."""
+    return float(prompts.match_choice(answer, choices) == prompts.LETTERS[answer_index])
 
 
 def score(q: dict, result: Result, all_chunks: list[dict]) -> dict:
@@ -30,11 +46,12 @@ def score(q: dict, result: Result, all_chunks: list[dict]) -> dict:
     }
     if q.get("choices"):
         row["mc"] = True
-        row["correct"] = float(result.answer.strip()[:1] == prompts.LETTERS[q["answer_index"]])
+        row["correct"] = mc_correct(result.answer, q["choices"], q["answer_index"])
     else:
         row["mc"] = False
         row["f1"] = f1_score(result.answer, q["answers"])
         row["em"] = float(exact_match(result.answer, q["answers"]))
+        row["contains"] = gold_contained(result.answer, q["answers"])
     row["evidence_recall"] = span_recall(q.get("evidence", []), result.chunks_seen, all_chunks)
     row["evidence_recall_prov"] = span_recall(
         q.get("evidence", []), result.chunks_provenance, all_chunks
@@ -59,6 +76,7 @@ def summarise(rows: list[dict]) -> dict:
         "multiple_choice": len(mc),
         "f1": mean("f1", ff),
         "em": mean("em", ff),
+        "contains": mean("contains", ff),
         "mc_accuracy": mean("correct", mc),
         "evidence_recall": mean("evidence_recall", rows),
         "evidence_recall_multihop_temporal": mean("evidence_recall", hard),

@@ -25,6 +25,7 @@ CSV_KEYS = (
     "mc",
     "f1",
     "em",
+    "contains",
     "correct",
     "evidence_recall",
     "evidence_recall_prov",
@@ -41,6 +42,7 @@ SHOWN = (
     "questions",
     "f1",
     "em",
+    "contains",
     "mc_accuracy",
     "evidence_recall",
     "calls_per_q",
@@ -71,6 +73,26 @@ def _plots(run, rows: list[dict]) -> None:
     )
 
 
+def _ask_all(run, method, questions, rows, traces, retriever) -> None:
+    """Answer and score the questions after ``rows``, writing both files after each."""
+    from comorag.eval.metrics import score
+
+    rows_file, traces_file = run.path / ROWS, run.path / TRACES
+    for n in range(len(rows), len(questions)):
+        q = questions[n]
+        result = method.ask(q["question"], q.get("choices"))
+        row = score(q, result, retriever.index.chunks)
+        rows.append(row)
+        traces.append({"id": q["id"], **result.trace})
+        write_jsonl(traces_file, traces)
+        write_jsonl(rows_file, rows)
+        run.log(n + 1, **_csv_row(row))
+        run.print(
+            f"[{n + 1}/{len(questions)}] {q['id']} {row.get('f1', row.get('correct'))} "
+            f"recall={row['evidence_recall']} calls={row['calls']}"
+        )
+
+
 def run_eval(args) -> int:
     """Evaluate ``args.config`` (an :class:`EvalRun`) into the run folder ``args.out``."""
     from labcore.rundir import RunDir
@@ -98,25 +120,15 @@ def run_eval(args) -> int:
     if rows:
         run.print(f"resuming after {len(rows)} of {len(questions)} questions")
     if len(rows) < len(questions):
-        from comorag.agent.session import open_retriever
+        from comorag.agent.session import close_agents, open_retriever
         from comorag.eval.methods import make_method
-        from comorag.eval.metrics import score
 
         retriever = open_retriever(cfg.index, cfg.loop, cfg.llm, device=args.device)
         method = make_method(cfg.method, retriever, cfg.loop)
-        for n in range(len(rows), len(questions)):
-            q = questions[n]
-            result = method.ask(q["question"], q.get("choices"))
-            row = score(q, result, retriever.index.chunks)
-            rows.append(row)
-            traces.append({"id": q["id"], **result.trace})
-            write_jsonl(traces_file, traces)
-            write_jsonl(rows_file, rows)
-            run.log(n + 1, **_csv_row(row))
-            run.print(
-                f"[{n + 1}/{len(questions)}] {q['id']} {row.get('f1', row.get('correct'))} "
-                f"recall={row['evidence_recall']} calls={row['calls']}"
-            )
+        try:
+            _ask_all(run, method, questions, rows, traces, retriever)
+        finally:
+            close_agents(retriever.res.agents)
     from comorag.eval.metrics import summarise
 
     summary = {"method": cfg.method, "llm": cfg.llm.model, **summarise(rows)}
