@@ -173,7 +173,8 @@ class EvalConfig:
     """`searcher eval`: greedy episodes over a question file, scored, in a run folder."""
 
     data: str
-    """Questions: FlashRAG JSONL (golden_answers), findings JSONL, or O²-QA *_gt.json."""
+    """Questions: FlashRAG .jsonl (golden_answers), findings .jsonl, O²-QA *_gt.json or
+    Search-R1 .parquet."""
     model: str = DEFAULT_MODEL
     """Model name or folder (e.g. a run's grpo/model)."""
     limit: int | None = None
@@ -265,8 +266,8 @@ class TrainConfig:
     data: str | None = None
     """A searcher data folder (`searcher synth --out DIR`); null = synthesise one inside --out."""
     train: str | None = None
-    """Instead of --data: RL training questions (FlashRAG JSONL, findings JSONL or O²-QA
-    *_gt.json); needs --test and --corpus."""
+    """Instead of --data: RL training questions (FlashRAG or findings .jsonl, O²-QA
+    *_gt.json or Search-R1 .parquet); needs --test and --corpus."""
     test: str | None = None
     """Instead of --data: test questions (same formats as --train)."""
     corpus: str | None = None

@@ -50,7 +50,9 @@ def read_passages(path: str | os.PathLike) -> list[dict]:
 
 
 def check_passages(path: str | os.PathLike) -> None:
-    """Cheap check before work: the file exists and its first record is a passage."""
+    """Cheap check before work: a ``.jsonl`` file whose first record is a passage."""
+    if Path(path).suffix != ".jsonl":
+        raise DataError(f"{path}: unrecognised corpus file; expected FlashRAG JSONL (.jsonl)")
     for n, obj in _records(path):
         if not isinstance(obj.get("id"), str | int) or not isinstance(obj.get("contents"), str):
             raise DataError(f"{path}: record {n}: a passage needs an 'id' and a 'contents'")
@@ -87,16 +89,93 @@ def _o2qa_rows(path: Path) -> list[dict]:
     return rows
 
 
+#: Search-R1 / O²-Searcher ``data_source`` values scored by exact match (closed-ended).
+CLOSED_SOURCES = frozenset(
+    "nq_hotpotqa nq triviaqa popqa hotpotqa 2wikimultihopqa musique bamboogle".split()
+)
+#: ``ability`` values of Search-R1 and O²-Searcher rows, as this package names them.
+_ABILITY = {
+    "closed": "closed",
+    "closedended": "closed",
+    "fact-reasoning": "closed",
+    "open": "open",
+    "openended": "open",
+}
+QUESTION_FORMATS = (
+    "FlashRAG JSONL (.jsonl), O²-QA {question: [findings]} (.json) or Search-R1 parquet (.parquet)"
+)
+
+
+def _parquet_rows(path: Path) -> list[dict]:
+    """A Search-R1 / O²-Searcher question parquet → closed or open rows.
+
+    Search-R1 rows keep FlashRAG's ``question`` and ``golden_answers`` and add ``prompt``,
+    ``data_source``, ``ability``, ``reward_model.ground_truth.target`` and
+    ``extra_info.index``. O²-Searcher's RL rows hold the reference findings of an open
+    question in ``reward_model.ground_truth.target`` with ``ability`` ``openended``. The
+    question is the raw ``question`` column, else the last message of ``prompt``.
+    """
+    try:
+        import pyarrow.parquet as pq
+
+        records = pq.read_table(path).to_pylist()
+    except Exception as e:  # pyarrow raises several types for a file that is not parquet
+        raise DataError(f"{path}: not a readable parquet file ({type(e).__name__})") from None
+    if not records:
+        raise DataError(f"{path}: no records")
+    rows = []
+    for n, obj in enumerate(records, 1):
+        question = obj.get("question")
+        prompt = obj.get("prompt")
+        if not isinstance(question, str) and isinstance(prompt, list) and prompt:
+            last = prompt[-1]
+            question = last.get("content") if isinstance(last, dict) else None
+        if not isinstance(question, str) or not question.strip():
+            raise DataError(f"{path}: row {n}: no 'question' (or 'prompt' message)")
+        target = ((obj.get("reward_model") or {}).get("ground_truth") or {}).get("target")
+        answers = obj.get("golden_answers")
+        if not isinstance(answers, list) or not answers:
+            answers = target
+        if not isinstance(answers, list) or not answers:
+            raise DataError(
+                f"{path}: row {n}: needs 'golden_answers' or 'reward_model.ground_truth.target'"
+            )
+        source = obj.get("data_source")
+        ability = _ABILITY.get(str(obj.get("ability", "")).lower())
+        if ability is None:
+            # The official reward routing: exact-match sources are closed, the rest open.
+            ability = "closed" if source in CLOSED_SOURCES or source is None else "open"
+        extra = obj.get("extra_info") or {}
+        row_id = next((v for v in (obj.get("id"), extra.get("index")) if v is not None), n)
+        row = {
+            "id": str(row_id),
+            "question": question.strip(),
+            "ability": ability,
+        }
+        row["golden_answers" if ability == "closed" else "findings"] = [str(a) for a in answers]
+        if source is not None:
+            row["data_source"] = source
+        rows.append(row)
+    return rows
+
+
 def read_questions(path: str | os.PathLike) -> list[dict]:
     """Closed (``golden_answers``) or open (``findings``) questions, each with a ``question``.
 
-    JSONL rows follow FlashRAG (``id``, ``question``, ``golden_answers``) for closed questions;
-    open rows carry ``findings``, the reference key findings. ``ability`` is filled in from
-    that. A ``.json`` file is read as O²-QA's ``{question: [findings]}``.
+    By suffix: ``.jsonl`` rows follow FlashRAG (``id``, ``question``, ``golden_answers``) for
+    closed questions, and open rows carry ``findings``, the reference key findings;
+    ``ability`` is filled in from that. ``.json`` is O²-QA's ``{question: [findings]}``;
+    ``.parquet`` is a Search-R1 (or O²-Searcher RL) question file. Anything else is refused.
     """
     p = Path(path)
+    if p.is_dir():
+        raise DataError(f"{p}: is a folder, expected a question file ({QUESTION_FORMATS})")
     if p.suffix == ".json":
         return _o2qa_rows(p)
+    if p.suffix == ".parquet":
+        return _parquet_rows(p)
+    if p.suffix != ".jsonl":
+        raise DataError(f"{p}: unrecognised question file; expected {QUESTION_FORMATS}")
     out = []
     for n, obj in _records(p):
         q = obj.get("question")
