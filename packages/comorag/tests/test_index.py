@@ -64,23 +64,36 @@ def test_no_kg(story_file, tmp_path, scripted, reply, make_res):
 
 
 def test_resume_after_kill_gives_the_same_index(story_file, tmp_path, scripted, reply, make_res):
+    # Batches of 2 so that the kill (on the third batch) falls inside the triple stage:
+    # the resume must reuse the two logged batches of an unfinished stage.
+    cfg = IndexConfig(chunk_tokens=20, batch_size=2)
+
+    def build(out, llm):
+        return build_index(
+            story_file, out, cfg, make_res(llm), llm_name="scripted", quiet=True, progress=False
+        )
+
     full = scripted(reply)
-    _build(story_file, tmp_path / "full", make_res(full))
+    build(tmp_path / "full", full)
     killed = scripted(reply, fail_after=2)
     with pytest.raises(KeyboardInterrupt):
-        _build(story_file, tmp_path / "part", make_res(killed))
+        build(tmp_path / "part", killed)
     manifest = json.loads((tmp_path / "part" / "manifest.json").read_text())
-    assert manifest["status"] == "building"
+    assert manifest["status"] == "building" and "kg" not in manifest["stages"]
     with pytest.raises(DataError, match="incomplete"):
         Index.load(tmp_path / "part")
     again = scripted(reply)
-    _build(story_file, tmp_path / "part", make_res(again))
-    # Only the unfinished work was redone: the two batches finished before the kill are
-    # not sent again, and everything else is sent exactly once.
+    build(tmp_path / "part", again)
     calls = lambda llm: sum(len(b) for b in llm.batches)
-    assert len(killed.batches) == 2 and calls(killed) > 0
-    assert calls(again) == calls(full) - calls(killed)
-    assert len(again.batches) == len(full.batches) - 2
+    n_chunks = len(Index.load(tmp_path / "full").chunks)
+    assert n_chunks > 4
+    # The two batches finished before the kill were triple batches of 2 chunks each...
+    assert [r for b in killed.batches for r, _ in b] == ["Triple"] * 4
+    # ...and were not sent again: the resumed build sent 4 triple calls fewer than a full
+    # build, and everything else exactly once.
+    assert again.roles().count("Triple") == n_chunks - 4
+    assert full.roles().count("Triple") == n_chunks
+    assert calls(again) == calls(full) - 4
     assert _files(tmp_path / "part") == _files(tmp_path / "full")
 
 
