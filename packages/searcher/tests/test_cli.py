@@ -72,7 +72,7 @@ def test_typos_are_refused_fast_with_the_closest_key(argv, needle, tmp_path, cap
 
 
 def test_print_config_round_trip(tmp_path, capsys, stub_pipeline):
-    extra = ["--preset", "smoke", "--sft.lr", "1e-4", "--grpo.micro_batch", "2"]
+    extra = ["--preset", "smoke", "--sft.lr", "3e-4", "--grpo.micro_batch", "2"]
     assert _run(["train", "--out", str(tmp_path / "a"), *extra], capsys)[0] == 0
     code, printed, _ = _run(
         ["train", "--out", str(tmp_path / "b"), *extra, "--print_config"], capsys
@@ -83,9 +83,10 @@ def test_print_config_round_trip(tmp_path, capsys, stub_pipeline):
     a = (tmp_path / "a" / "config.json").read_text()
     assert a == (tmp_path / "b" / "config.json").read_text()
     stored = json.loads(a)
-    assert stored["sft"]["lr"] == 1e-4 and stored["sft"]["max_examples"] == 6  # smoke preset
+    assert stored["sft"]["lr"] == 3e-4 and stored["sft"]["max_examples"] == 32  # smoke preset
     cfg = stub_pipeline[0][0]
-    assert cfg.sft.lr == 1e-4 and cfg.grpo.steps == 1 and cfg.agent.max_new_tokens == 32
+    assert cfg.sft.lr == 3e-4 and cfg.grpo.steps == 2 and cfg.agent.max_new_tokens == 64
+    assert cfg.grpo.micro_batch == 2 and cfg.grpo.scale_rewards == "batch"
 
 
 @pytest.mark.parametrize(
@@ -94,6 +95,9 @@ def test_print_config_round_trip(tmp_path, capsys, stub_pipeline):
         (["--grpo.micro_batch", "3"], "grpo.micro_batch"),
         (["--index_kind", "sparse"], "index_kind"),
         (["--grpo.group_size", "1"], "grpo.group_size"),
+        (["--grpo.scale_rewards", "sequence"], "grpo.scale_rewards"),
+        (["--grpo.loss_type", "token-mean"], "grpo.loss_type"),
+        (["--grpo.num_iterations", "0"], "grpo.num_iterations"),
         (["--agent.max_new_tokens", "0"], "agent.max_new_tokens"),
         (["--sft.lr", "fast"], "--sft.lr"),
         (["--synth.n_people", "1"], "two countries"),

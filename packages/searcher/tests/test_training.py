@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from labcore.errors import DataError
 from labcore.io import read_jsonl
 from searcher.agent.loop import AgentConfig, run_episodes
 from searcher.agent.policy import Policy
 from searcher.config import GRPOSettings, SFTConfig
-from searcher.train.grpo import group_ids, run_grpo
+from searcher.train.grpo import group_ids, grpo_config, run_grpo, screen_curriculum
 from searcher.train.sft import run_sft, tokenize_conversation
 
 
@@ -160,13 +161,32 @@ def test_observation_tokens_get_zero_gradient_and_groups_are_per_prompt(
 
 def test_grpo_smoke_step_with_real_rollouts(tiny_model, tokenizer, env, bench, tmp_path):
     logs = []
+    # The curriculum screen with real episodes: a random model never scores, so nothing is
+    # kept, and GRPO refuses to start rather than train on zero advantages.
+    screen = GRPOSettings(curriculum_pool=2, curriculum_samples=2, group_size=2)
+    with pytest.raises(DataError, match="no screened training question"):
+        run_grpo(
+            tiny_model,
+            tokenizer,
+            env,
+            bench / "rl_train.jsonl",
+            tmp_path / "screened",
+            screen,
+            AgentConfig(max_turns=1, max_new_tokens=4),
+            log=logs.append,
+        )
+    screened = read_jsonl(tmp_path / "screened" / "curriculum.jsonl")
+    assert len(screened) == 2 and all(r["rewards"] == [0.0, 0.0] for r in screened)
+    assert not (tmp_path / "screened" / "model").exists()
     out = run_grpo(
         tiny_model,
         tokenizer,
         env,
         bench / "rl_train.jsonl",
         tmp_path / "grpo",
-        GRPOSettings(steps=1, prompts_per_step=2, group_size=2, save_steps=100, lr=1e-4),
+        GRPOSettings(
+            steps=1, prompts_per_step=2, group_size=2, save_steps=100, lr=1e-4, curriculum=False
+        ),
         AgentConfig(max_turns=1, max_new_tokens=6),
         log=logs.append,
     )
@@ -178,3 +198,121 @@ def test_grpo_smoke_step_with_real_rollouts(tiny_model, tokenizer, env, bench, t
 
     log = json.loads((tmp_path / "grpo" / "grpo_log.json").read_text())
     assert any("loss" in row for row in log)
+
+
+def test_grpo_raises_the_probability_of_the_rewarded_output(tiny_model, tokenizer, tmp_path):
+    """A tiny task whose reward the random model already reaches half the time: the reward is
+    the share of sampled tokens with an even id. A few GRPO steps with the default recipe
+    (no KL, batch-scaled rewards, two optimiser steps per rollout batch) through TRL and
+    our sampler must raise the model's probability of an even token."""
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    # A sharper output layer concentrates the random model on a few tokens per position,
+    # as a trained model is: its sampled groups then carry a consistent signal (with a flat
+    # 49k-token distribution every sample is a different token and nothing is learnt).
+    with torch.no_grad():
+        tiny_model.lm_head.weight.mul_(40)
+    prompts = ["first question", "second question"]
+    contexts = {p: tokenizer(p)["input_ids"] for p in prompts}
+    vocab = len(tokenizer)
+    even = torch.arange(vocab) % 2 == 0
+
+    def p_even() -> float:
+        with torch.no_grad():
+            probs = [
+                torch.softmax(tiny_model(torch.tensor([c])).logits[0, -1].float(), -1)
+                for c in contexts.values()
+            ]
+        return float(torch.stack([q[even].sum() for q in probs]).mean())
+
+    rewards_seen: list[float] = []
+
+    def rollout(batch, trainer):
+        policy = Policy(trainer.accelerator.unwrap_model(trainer.model), tokenizer)
+        gens = policy.generate(
+            [contexts[p] for p in batch], max_new_tokens=4, temperature=1.0, stop=("\x00",)
+        )
+        rewards = [sum(t % 2 == 0 for t in g.ids) / max(1, len(g.ids)) for g in gens]
+        rewards_seen.extend(rewards)
+        return {
+            "prompt_ids": [contexts[p] for p in batch],
+            "completion_ids": [g.ids for g in gens],
+            "logprobs": [g.logprobs for g in gens],
+            "r": rewards,
+        }
+
+    settings = GRPOSettings(
+        steps=6, prompts_per_step=2, group_size=8, lr=3e-3, temperature=1.0, curriculum=False
+    )
+    assert (settings.beta, settings.scale_rewards, settings.num_iterations) == (0.0, "batch", 2)
+    logs: list[dict] = []
+    trainer = GRPOTrainer(
+        model=tiny_model,
+        processing_class=tokenizer,
+        reward_funcs=[lambda prompts, completions, r, **kw: r],
+        args=grpo_config(settings, tmp_path / "t", cuda=False, save_strategy="no"),
+        train_dataset=Dataset.from_list([{"prompt": p} for p in prompts] * 8),
+        rollout_func=rollout,
+        callbacks=[_collect(logs)],
+    )
+    before = p_even()
+    trainer.train()
+    after = p_even()
+    steps = [row for row in logs if "grad_norm" in row]
+    assert len(steps) == 6 and steps[0]["grad_norm"] > 0
+    assert len(rewards_seen) == 3 * 16  # 3 rollout batches, each used for 2 steps
+    first, last = rewards_seen[:16], rewards_seen[-16:]
+    assert sum(last) / 16 > sum(first) / 16 + 0.1, (first, last)
+    assert after > before + 0.1, (before, after)
+
+
+def _collect(logs):
+    from searcher.train.grpo import log_callback
+
+    return log_callback(lambda step, row: logs.append(row))
+
+
+def test_curriculum_keeps_questions_with_reward_variance(monkeypatch, tmp_path):
+    """Control flow only: scripted episodes and rewards stand in for the SFT model."""
+    import searcher.train.grpo as grpo
+
+    scripted = {"always": [1.0] * 4, "never": [0.0] * 4, "sometimes": [1.0, 0.0, 0.0, 1.0]}
+    scripted |= {"open flat": [0.1, 0.1, 0.1, 0.1], "open varied": [0.05, 0.2, 0.1, 0.1]}
+    rows = [
+        {"question": q, "ability": "open" if q.startswith("open") else "closed"} for q in scripted
+    ]
+    rows.append(dict(rows[-1]))  # a copy of an open question stays a copy
+    calls = []
+
+    class Episode:
+        def __init__(self, q):
+            self.question = q
+
+    def fake_episodes(policy, env, questions, abilities, cfg):
+        calls.append((len(questions), cfg.temperature))
+        return [Episode(q) for q in questions]
+
+    counters: dict[str, int] = {}
+
+    def fake_reward(traj, row, **kw):
+        i = counters.get(traj.question, 0)
+        counters[traj.question] = i + 1
+        return scripted[traj.question][i % 4], {}
+
+    monkeypatch.setattr(grpo, "run_episodes", fake_episodes)
+    monkeypatch.setattr(grpo, "trajectory_reward", fake_reward)
+    monkeypatch.setattr(grpo, "Policy", lambda model, tok: None)
+    settings = GRPOSettings(curriculum_samples=4, curriculum_pool=None, temperature=0.7)
+    path = tmp_path / "curriculum.jsonl"
+    kept = screen_curriculum(None, None, None, rows, settings, AgentConfig(), path, log=print)
+    assert [r["question"] for r in kept] == ["sometimes", "open varied", "open varied"]
+    assert calls == [(5 * 4, 0.7)]  # each distinct question sampled 4 times, at GRPO's temperature
+    saved = {r["question"]: r for r in read_jsonl(path)}
+    assert saved["sometimes"]["pass_rate"] == 0.5 and not saved["always"]["keep"]
+    # Pre-computed: a second call reads the file and samples nothing.
+    assert screen_curriculum(None, None, None, rows, settings, AgentConfig(), path) == kept
+    assert len(calls) == 1
+    flat = [r for r in rows if r["question"] in ("always", "never")]
+    with pytest.raises(Exception, match="no screened training question"):
+        screen_curriculum(None, None, None, flat, settings, AgentConfig(), tmp_path / "c2.jsonl")

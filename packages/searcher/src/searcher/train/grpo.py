@@ -18,7 +18,7 @@ import random
 from pathlib import Path
 
 from labcore.errors import DataError
-from labcore.io import atomic_path, write_json
+from labcore.io import atomic_path, read_jsonl, write_json, write_jsonl
 from searcher.agent.loop import AgentConfig, run_episodes
 from searcher.agent.policy import Policy
 from searcher.config import GRPOSettings
@@ -124,6 +124,131 @@ def log_callback(on_log):
     return _LogToRun()
 
 
+def screen_curriculum(
+    model,
+    tokenizer,
+    env,
+    rows: list[dict],
+    settings: GRPOSettings,
+    agent: AgentConfig,
+    path: str | os.PathLike,
+    seed: int = 0,
+    log=print,
+    embedder=None,
+) -> list[dict]:
+    """The training questions GRPO can learn from, screened once with the SFT model.
+
+    Each distinct question of (at most ``curriculum_pool`` of) ``rows`` is sampled
+    ``curriculum_samples`` times at the GRPO temperature. A closed question is kept when
+    its pass rate (exact match) is strictly between 0 and 1; an open question when its
+    sampled rewards differ by more than ``curriculum_min_spread``: a group of all-equal
+    rewards has zero advantage and teaches nothing. Every screened question, with its
+    rewards, pass rate and verdict, is written to ``path`` (JSONL); a later call with that
+    file present reads it instead of sampling again. Returns the kept rows (copies of a
+    kept question stay copies).
+    """
+    path = Path(path)
+    if path.is_file():
+        records = read_jsonl(path)
+        log(f"curriculum: read {path}")
+    else:
+        distinct = list({r["question"]: r for r in rows}.values())
+        random.Random(seed).shuffle(distinct)
+        if settings.curriculum_pool is not None:
+            distinct = distinct[: settings.curriculum_pool]
+        k = settings.curriculum_samples
+        questions = [r["question"] for r in distinct for _ in range(k)]
+        abilities = [r["ability"] for r in distinct for _ in range(k)]
+        cfg = AgentConfig(**{**agent.__dict__, "temperature": settings.temperature})
+        log(f"curriculum: sampling {k} episodes for each of {len(distinct)} training questions")
+        trajs = run_episodes(Policy(model, tokenizer), env, questions, abilities, cfg)
+        records = []
+        for i, r in enumerate(distinct):
+            rewards = [
+                trajectory_reward(
+                    t,
+                    r,
+                    open_scale=settings.open_scale,
+                    faithful=settings.faithful_rewards,
+                    embedder=embedder,
+                )[0]
+                for t in trajs[i * k : (i + 1) * k]
+            ]
+            if r["ability"] == "closed":
+                passed = sum(x >= 1.0 for x in rewards) / k
+                keep = 0.0 < passed < 1.0
+            else:
+                passed = None
+                keep = max(rewards) - min(rewards) > settings.curriculum_min_spread
+            records.append(
+                {
+                    "id": r.get("id"),
+                    "question": r["question"],
+                    "ability": r["ability"],
+                    "rewards": rewards,
+                    "pass_rate": passed,
+                    "keep": keep,
+                }
+            )
+        write_jsonl(path, records)
+    kept = {rec["question"] for rec in records if rec["keep"]}
+    by_ability = {
+        a: sum(rec["keep"] for rec in records if rec["ability"] == a) for a in ("closed", "open")
+    }
+    log(
+        f"curriculum: kept {len(kept)} of {len(records)} screened questions "
+        f"({by_ability['closed']} closed, {by_ability['open']} open)"
+    )
+    if not kept:
+        raise DataError(
+            f"{path}: no screened training question has reward variance under the SFT model; "
+            "raise grpo.curriculum_pool or grpo.curriculum_samples, or set grpo.curriculum false"
+        )
+    return [r for r in rows if r["question"] in kept]
+
+
+def grpo_config(
+    settings: GRPOSettings, output_dir: str | os.PathLike, *, cuda: bool, seed: int = 0, **extra
+):
+    """TRL's ``GRPOConfig`` for these settings: one rollout call of
+    ``prompts_per_step * group_size`` trajectories per ``num_iterations`` optimiser steps,
+    trained in micro-batches of ``micro_batch``."""
+    from trl import GRPOConfig
+
+    n = settings.prompts_per_step * settings.group_size
+    micro = settings.micro_batch or n
+    return GRPOConfig(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=n // micro,
+        steps_per_generation=n // micro,
+        num_generations=settings.group_size,
+        max_steps=settings.steps,
+        learning_rate=settings.lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        beta=settings.beta,
+        epsilon=settings.epsilon,
+        loss_type=settings.loss_type,
+        scale_rewards=settings.scale_rewards,
+        entropy_coef=settings.entropy_coef,
+        num_iterations=settings.num_iterations,
+        temperature=settings.temperature,
+        max_grad_norm=1.0,
+        logging_steps=1,
+        save_steps=settings.save_steps,
+        save_only_model=False,
+        report_to="none",
+        seed=seed,
+        use_cpu=not cuda,
+        bf16=cuda,
+        disable_tqdm=True,
+        # Small models on a CPU: recomputing activations costs more than it saves.
+        gradient_checkpointing=cuda,
+        **extra,
+    )
+
+
 def run_grpo(
     model,
     tokenizer,
@@ -142,47 +267,20 @@ def run_grpo(
     ``on_log(step, logs)`` receives TRL's logged metrics (reward, loss, kl, ...) every step.
     """
     from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOTrainer
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     out = Path(out)
     rows = rl_rows(data, settings.open_fraction, seed)
+    if settings.curriculum:
+        rows = screen_curriculum(
+            model, tokenizer, env, rows, settings, agent, out / "curriculum.jsonl", seed, log
+        )
     by_question = {r["question"]: r for r in rows}
     # Unique prompts; copies of a question are the same prompt.
     dataset = Dataset.from_list([{"prompt": r["question"]} for r in rows])
     cuda = model.device.type == "cuda"
-    n = settings.prompts_per_step * settings.group_size
-    micro = settings.micro_batch or n
-    args = GRPOConfig(
-        output_dir=str(out / "trainer"),
-        per_device_train_batch_size=micro,
-        # One rollout call of all n trajectories per optimiser step, trained in n/micro passes.
-        gradient_accumulation_steps=n // micro,
-        steps_per_generation=n // micro,
-        num_generations=settings.group_size,
-        max_steps=settings.steps,
-        learning_rate=settings.lr,
-        lr_scheduler_type="constant",
-        warmup_steps=0,
-        beta=settings.beta,
-        epsilon=settings.epsilon,
-        loss_type="grpo",
-        scale_rewards="group",
-        temperature=settings.temperature,
-        max_grad_norm=1.0,
-        logging_steps=1,
-        save_steps=settings.save_steps,
-        save_only_model=False,
-        report_to="none",
-        seed=seed,
-        use_cpu=not cuda,
-        bf16=cuda,
-        num_iterations=1,
-        disable_tqdm=True,
-        # Small models on a CPU: recomputing activations costs more than it saves.
-        gradient_checkpointing=cuda,
-        **(trainer_kwargs or {}),
-    )
+    args = grpo_config(settings, out / "trainer", cuda=cuda, seed=seed, **(trainer_kwargs or {}))
     trainer = GRPOTrainer(
         model=model,
         processing_class=tokenizer,
