@@ -1,8 +1,8 @@
 import torch
 
 from onelayer_theory.config import DataConfig, FinetuneConfig, ModelConfig, TrainConfig
-from onelayer_theory.model import OneLayerTransformer
-from onelayer_theory.synth import World
+from onelayer_theory.model import OneLayerTransformer, build_model
+from onelayer_theory.synth import World, sample_biographies
 from onelayer_theory.train import finetune, lr_lambda, pretrain
 from onelayer_theory.train.loop import sequence_loss
 
@@ -10,23 +10,52 @@ DATA = DataConfig(n_subjects=16, n_relations=2, answers_per_relation=4, template
 MODEL = ModelConfig(d_model=16, mlp_width=32)
 
 
-def _train(seeds, worlds, lora_rank=0):
-    model = OneLayerTransformer(MODEL, worlds[0].vocab.size, worlds[0].biography_length, seeds)
-    pretrain(model, worlds, TrainConfig(steps=15, batch_size=8, warmup_steps=3), seeds)
+GPT2 = ModelConfig(arch="gpt2", d_model=16, n_heads=2, mlp_width=32, n_layers=2, activation="gelu")
+
+
+def _train(seeds, worlds, lora_rank=0, model_cfg=MODEL):
+    model = build_model(model_cfg, worlds[0].vocab.size, worlds[0].biography_length, seeds)
+    histories = [
+        pretrain(model, worlds, TrainConfig(steps=15, batch_size=8, warmup_steps=3), seeds)
+    ]
     ft = FinetuneConfig(steps=10, batch_size=8, warmup_steps=2, lora_rank=lora_rank)
-    finetune(model, [w.finetune_qa[:2] for w in worlds], ft, seeds)
-    return model
+    histories.append(finetune(model, [w.finetune_qa[:2] for w in worlds], ft, seeds, log_every=1))
+    return model, histories
+
+
+def _assert_members_equal_separate(seeds, worlds, **kwargs):
+    batched, histories = _train(seeds, worlds, **kwargs)
+    for e, seed in enumerate(seeds):
+        alone, alone_histories = _train([seed], [worlds[e]], **kwargs)
+        for key, value in alone.state_dict().items():
+            assert torch.allclose(batched.state_dict()[key][e], value[0], atol=1e-5), key
+        for stage, alone_stage in zip(histories, alone_histories, strict=True):
+            losses = torch.tensor([h["loss"][e] for h in stage])
+            assert torch.allclose(
+                losses, torch.tensor([h["loss"][0] for h in alone_stage]), atol=1e-5
+            )
 
 
 def test_batched_ensemble_equals_separate_training():
     seeds = [0, 1, 2]
     worlds = [World(DataConfig(**{**DATA.__dict__, "seed": s})) for s in seeds]
     for lora_rank in (0, 2):
-        batched = _train(seeds, worlds, lora_rank)
-        for e, seed in enumerate(seeds):
-            alone = _train([seed], [worlds[e]], lora_rank)
-            for key, value in alone.state_dict().items():
-                assert torch.allclose(batched.state_dict()[key][e], value[0], atol=1e-5), key
+        _assert_members_equal_separate(seeds, worlds, lora_rank=lora_rank)
+
+
+def test_vmapped_gpt2_ensemble_equals_separate_training():
+    """The depth models: stacked parameters + vmap give each member its separate training."""
+    seeds = [0, 1]
+    worlds = [World(DataConfig(**{**DATA.__dict__, "seed": s})) for s in seeds]
+    _assert_members_equal_separate(seeds, worlds, model_cfg=GPT2)
+
+
+def test_batched_sampling_does_not_depend_on_the_other_members():
+    worlds = [World(DataConfig(**{**DATA.__dict__, "seed": s})) for s in (0, 1, 2)]
+    gens = [torch.Generator().manual_seed(s) for s in (5, 6, 7)]
+    tokens, logp = sample_biographies(worlds, 16, gens)
+    alone = worlds[1].sample_biographies(16, torch.Generator().manual_seed(6))
+    assert torch.equal(tokens[1], alone[0]) and torch.equal(logp[1], alone[1])
 
 
 def test_schedules():

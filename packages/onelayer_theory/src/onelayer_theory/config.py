@@ -39,10 +39,29 @@ class DataConfig:
     """Fraction of subjects whose facts are fine-tuned in Q&A format; the rest are held out."""
     coverage: float = 1.0
     """Fraction of the template universe used in fine-tuning Q&A prompts (chosen at random, at least one)."""
+    qa_format: Literal["separate", "direct"] = "separate"
+    """Q&A prompt layout: ``separate`` = ``BOS Q s t A -> a`` (the answer is predicted at a format
+    token ``A``); ``direct`` = ``BOS Q s t -> a`` (right after the template, as in biographies)."""
     seed: int = 0
     """Seed of the world (facts, splits, biographies)."""
 
+    @property
+    def vocab_size(self) -> int:
+        """Tokens in the world's vocabulary (4 special tokens, subjects, templates, answers, filler)."""
+        return (
+            4
+            + self.n_subjects
+            + self.n_relations * (self.templates_per_relation + self.answers_per_relation)
+            + self.noise_tokens
+        )
+
+    @property
+    def max_len(self) -> int:
+        """The longest sequence: a biography, or a Q&A prompt plus its answer."""
+        return max(2 + self.n_relations * (self.max_noise + 2), 6)
+
     def validate(self) -> None:
+        check_choices(self, "data")
         for name in (
             "n_subjects",
             "n_relations",
@@ -91,6 +110,10 @@ class ModelConfig:
     """Only for ``arch="gpt2"`` (the depth experiment)."""
     init_std: float = 0.02
     """Standard deviation of the normal initialisation of every weight."""
+    embeddings: Literal["learned", "orthonormal"] = "learned"
+    """``learned`` token and position embeddings, or the stylised model's ``orthonormal`` ones:
+    frozen, all token and position vectors mutually orthonormal (needs ``d_model`` >= vocabulary
+    + sequence length), with the transposed token embedding as the unembedding."""
 
     def validate(self) -> None:
         check_choices(self, "model")
@@ -99,6 +122,10 @@ class ModelConfig:
         if self.d_model % self.n_heads:
             raise DataError(
                 f"model.d_model {self.d_model} is not divisible by model.n_heads {self.n_heads}"
+            )
+        if self.embeddings == "orthonormal" and self.arch != "onelayer":
+            raise DataError(
+                "model.embeddings=orthonormal is only implemented for model.arch=onelayer"
             )
         if self.arch == "onelayer" and self.n_layers != 1:
             raise DataError(
@@ -127,9 +154,20 @@ class TrainConfig:
     """Linear warm-up steps."""
     grad_clip: float = 1.0
     """Clip each member's gradient norm to this (0 = off); per member, so members stay independent."""
+    lr_grid: tuple[float, ...] = ()
+    """If set, train at each of these peak learning rates (``lr`` is then unused) and keep, per run,
+    the best: pre-training by the lowest loss on fresh biographies, fine-tuning by the highest
+    accuracy on the fine-tuning pairs (``ft_acc``); ties go to the lower rate."""
+    loss_on: Literal["all", "answers"] = "all"
+    """Pre-training only: next-token loss on every token, or on the answer tokens only (the
+    stylised model's answer-only loss)."""
 
     def validate(self, stage: str) -> None:
         check_choices(self, stage)
+        if any(lr <= 0 for lr in self.lr_grid):
+            raise DataError(
+                f"{stage}.lr_grid must hold positive learning rates (got {self.lr_grid})"
+            )
         if self.steps < 1 or self.batch_size < 1:
             raise DataError(f"{stage}.steps and {stage}.batch_size must be at least 1")
         if self.lr <= 0:
@@ -156,6 +194,9 @@ class FinetuneConfig(TrainConfig):
     """Weights that get adapters: any of ``attn`` (q, k, v, o), ``mlp_in``, ``mlp_out``."""
     lora_alpha: float = 8.0
     """Adapters add ``(lora_alpha / lora_rank) * A @ B`` to the frozen weight (the usual LoRA scaling)."""
+    replay_batch: int = 0
+    """Biographies (all subjects) replayed per fine-tuning step, their next-token loss added to the
+    Q&A loss; 0 = none."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +221,14 @@ class RunConfig:
         self.pretrain.validate("pretrain")
         self.finetune.validate("finetune")
         ft = self.finetune
+        if ft.replay_batch < 0:
+            raise DataError(f"finetune.replay_batch must be >= 0 (got {ft.replay_batch})")
+        need = self.data.vocab_size + self.data.max_len
+        if self.model.embeddings == "orthonormal" and self.model.d_model < need:
+            raise DataError(
+                f"model.embeddings=orthonormal needs model.d_model >= {need} (vocabulary "
+                f"{self.data.vocab_size} + sequence length {self.data.max_len}); got {self.model.d_model}"
+            )
         if ft.lora_rank < 0:
             raise DataError(f"finetune.lora_rank must be >= 0 (got {ft.lora_rank})")
         if ft.lora_rank > min(self.model.d_model, self.model.mlp_width):

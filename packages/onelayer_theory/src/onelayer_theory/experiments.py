@@ -21,6 +21,7 @@ class Point:
 
     labels: dict[str, Any]
     changes: dict[str, Any]
+    """Dotted config keys; a callable value is called with the config of the other changes."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ def _lr_schedule(preset_name: str) -> list[Point]:
     ]
 
 
+#: Pre-training rates tried for each GPT-2 depth model; each keeps the one with the lowest
+#: pre-training loss (the one-layer model's 1e-2 is too high for GPT-2).
+DEPTH_PRETRAIN_LRS = (1e-3, 3e-3, 1e-2)
+
+
 def _depth(preset_name: str) -> list[Point]:
     layers = [1, 2] if preset_name == "smoke" else [1, 2, 4]
     low = 0.25 if preset_name == "smoke" else 1 / 16
@@ -97,9 +103,47 @@ def _depth(preset_name: str) -> list[Point]:
                 "model.n_layers": n,
                 "model.activation": "gelu",
                 "data.coverage": c,
+                "pretrain.lr_grid": DEPTH_PRETRAIN_LRS,
             },
         )
         for n in layers
+        for c in (low, 1.0)
+    ]
+
+
+def _orthonormal_width(cfg: RunConfig) -> int:
+    """The smallest multiple of 64 that fits orthonormal token and position embeddings."""
+    need = cfg.data.vocab_size + cfg.data.max_len
+    return -(-need // 64) * 64
+
+
+#: The design variants of the ``design`` experiment: what each changes from the default model.
+DESIGNS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "direct_answer": {"data.qa_format": "direct"},
+    "heads_2": {"model.n_heads": 2},
+    "heads_4": {"model.n_heads": 4},
+    "replay": {"finetune.replay_batch": 32},
+    "stylised": {
+        "model.embeddings": "orthonormal",
+        "model.d_model": _orthonormal_width,
+        "pretrain.loss_on": "answers",
+    },
+}
+
+#: Fine-tuning rates tried in the ``design`` experiment; each run keeps the one with the
+#: best accuracy on its fine-tuning pairs.
+DESIGN_FINETUNE_LRS = (1e-4, 3e-4, 1e-3)
+
+
+def _design(preset_name: str) -> list[Point]:
+    low = 0.25 if preset_name == "smoke" else 1 / 16
+    return [
+        Point(
+            {"design": name, "coverage": c},
+            {**changes, "data.coverage": c, "finetune.lr_grid": DESIGN_FINETUNE_LRS},
+        )
+        for name, changes in DESIGNS.items()
         for c in (low, 1.0)
     ]
 
@@ -138,6 +182,13 @@ EXPERIMENTS = {
             _lr_schedule,
         ),
         Experiment(
+            "design",
+            "design",
+            "which design choices limit extraction (answer format, heads, replay, stylised model)",
+            _design,
+            series="coverage",
+        ),
+        Experiment(
             "depth",
             "n_layers",
             "which trends survive in 1-4 layer GPT-2 models",
@@ -165,6 +216,11 @@ def build_runs(
     for point in experiment.grid(preset_name):
         for seed in seeds:
             changes = {**point.changes, "seed": seed, "data.seed": seed}
-            cfg = apply_changes(base, changes).validate()
+            fixed = {k: v for k, v in changes.items() if not callable(v)}
+            cfg = apply_changes(base, fixed)
+            # A callable change is computed from the rest of the config (e.g. a width that
+            # must fit the world's vocabulary).
+            derived = {k: v(cfg) for k, v in changes.items() if callable(v)}
+            cfg = apply_changes(cfg, derived).validate()
             runs.append(({**point.labels, "seed": seed}, cfg))
     return runs

@@ -29,7 +29,9 @@ FIRST_COLUMNS = [
     "bayes_loss",
 ]
 SUMMARY_METRICS = [
+    "heldout_acc_before_ft",
     "heldout_acc",
+    "stored_acc_pretrain",
     "stored_acc",
     "ft_acc",
     "stored_not_extracted",
@@ -160,8 +162,14 @@ def plot_experiment(
     summary = summarize(rows, group_by)
     numeric = all(isinstance(e[variable], (int, float)) for e in summary)
     if not numeric:
-        values = {str(e[variable]): e["heldout_acc"][0] for e in summary}
-        errors = {str(e[variable]): e["heldout_acc"][1] for e in summary}
+
+        def name(e: dict) -> str:
+            return (
+                f"{e[variable]} ({series}={_fmt_value(e[series])})" if series else str(e[variable])
+            )
+
+        values = {name(e): e["heldout_acc"][0] for e in summary}
+        errors = {name(e): e["heldout_acc"][1] for e in summary}
         return plot_bars(
             path, values, errors=errors, ylabel="held-out Q&A accuracy", title=variable
         )

@@ -1,4 +1,4 @@
-"""The models: the batched one-layer transformer, GPT-2 members for depth, LoRA adapters."""
+"""The models: the batched one-layer transformer, a vmapped GPT-2 ensemble for depth, LoRA adapters."""
 
 from onelayer_theory.model.onelayer import BatchedLinear, OneLayerTransformer, build_model
 

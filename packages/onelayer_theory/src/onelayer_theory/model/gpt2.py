@@ -1,20 +1,35 @@
-"""GPT-2 members (from transformers) behind the ensemble interface, for the depth experiment."""
+"""GPT-2 members (from transformers) as one vectorised ensemble, for the depth experiment.
+
+The members' parameters are stacked with ``torch.func.stack_module_state`` (each
+parameter gets a leading ensemble dimension, like the one-layer model's) and the
+forward pass is ``torch.func.vmap`` over ``functional_call`` of one stateless GPT-2,
+so the ensemble is one program: one set of batched kernels per layer, one
+optimizer step over the stacked tensors, per-member gradient clipping and
+checkpoints by slicing, exactly as for the one-layer model.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 
 from labcore.train import seed_everything
 from onelayer_theory.config import ModelConfig
 from onelayer_theory.synth import BOS
 
 
+def _attr(name: str) -> str:
+    """A module attribute name for a dotted parameter name (``transformer.h.0.attn.c_attn.weight``)."""
+    return name.replace(".", "__")
+
+
 class GPT2Ensemble(nn.Module):
     """``len(seeds)`` small GPT-2 models; ``forward`` takes ``[E, B, L]`` like the one-layer ensemble.
 
-    Members run one after another (HF modules do not batch over weights), so this
-    is the slow path; it exists to check which trends survive beyond one layer.
+    Member ``e`` is ``GPT2LMHeadModel`` initialised with the global seed ``seeds[e]``;
+    ``state_dict()`` holds every parameter stacked over members (dotted names with
+    ``__`` for ``.``), so member ``e``'s state is a slice.
     """
 
     def __init__(self, cfg: ModelConfig, vocab_size: int, max_len: int, seeds: list[int]):
@@ -41,15 +56,33 @@ class GPT2Ensemble(nn.Module):
         for seed in seeds:
             seed_everything(seed)  # HF initialises from the global generator
             members.append(GPT2LMHeadModel(config))
-        self.members = nn.ModuleList(members)
+        params, buffers = stack_module_state(members)
+        self._param_names = list(params)
+        self._buffer_names = list(buffers)
+        for name, value in params.items():
+            self.register_parameter(_attr(name), nn.Parameter(value.detach().clone()))
+        for name, value in buffers.items():
+            self.register_buffer(_attr(name), value.detach().clone())
+        # The stateless template: built on the meta device (no memory), with its own
+        # weight tying, which functional_call keeps when it swaps our tensors in.
+        # Eager attention: the fused CPU attention kernel has no vmap rule (vmap would
+        # loop over members there), eager attention is plain batched matmuls.
+        config._attn_implementation = "eager"
+        with torch.device("meta"):
+            template = GPT2LMHeadModel(config)
+        self._template = [template]  # a list keeps it out of parameters() and .to()
 
     @property
     def ensemble_size(self) -> int:
-        return len(self.members)
+        return getattr(self, _attr(self._param_names[0])).shape[0]
 
     def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
-        outs = []
-        for member, tokens in zip(self.members, x, strict=True):
-            logits = member(input_ids=tokens).logits
-            outs.append(logits[:, -1] if last_only else logits)
-        return torch.stack(outs)
+        params = {n: getattr(self, _attr(n)) for n in self._param_names}
+        buffers = {n: getattr(self, _attr(n)) for n in self._buffer_names}
+        template = self._template[0]
+
+        def member(p, b, tokens):
+            return functional_call(template, (p, b), (tokens,)).logits
+
+        logits = vmap(member)(params, buffers, x)  # [E, B, L, V]
+        return logits[:, :, -1] if last_only else logits

@@ -93,12 +93,25 @@ class OneLayerTransformer(nn.Module):
         self.cfg, self.vocab_size, self.max_len = cfg, vocab_size, max_len
         E, d, std = len(seeds), cfg.d_model, cfg.init_std
         gens = [torch.Generator().manual_seed(s) for s in seeds]
-        self.tok_emb = nn.Parameter(
-            torch.stack([torch.randn(vocab_size, d, generator=g) * std for g in gens])
-        )
-        self.pos_emb = nn.Parameter(
-            torch.stack([torch.randn(max_len, d, generator=g) * std for g in gens])
-        )
+        if cfg.embeddings == "orthonormal":
+            # The stylised model: every token and position vector orthonormal (rows of a
+            # random orthogonal matrix), frozen; the unembedding is the token embedding.
+            if d < vocab_size + max_len:
+                raise ValueError(f"orthonormal embeddings need d_model >= {vocab_size + max_len}")
+            basis = torch.stack(
+                [torch.linalg.qr(torch.randn(d, d, generator=g))[0].T for g in gens]
+            )
+            self.register_buffer("tok_emb", basis[:, :vocab_size].contiguous())
+            self.register_buffer(
+                "pos_emb", basis[:, vocab_size : vocab_size + max_len].contiguous()
+            )
+        else:
+            self.tok_emb = nn.Parameter(
+                torch.stack([torch.randn(vocab_size, d, generator=g) * std for g in gens])
+            )
+            self.pos_emb = nn.Parameter(
+                torch.stack([torch.randn(max_len, d, generator=g) * std for g in gens])
+            )
 
         def linear(d_in, d_out, bias=False):
             return BatchedLinear(E, d_in, d_out, bias=bias, generators=gens, std=std)
@@ -108,7 +121,8 @@ class OneLayerTransformer(nn.Module):
             linear(d, cfg.mlp_width, bias=True),
             linear(cfg.mlp_width, d, bias=True),
         )
-        self.unembed = None if cfg.tie_embeddings else linear(d, vocab_size)
+        tied = cfg.tie_embeddings or cfg.embeddings == "orthonormal"
+        self.unembed = None if tied else linear(d, vocab_size)
         norm = (lambda: BatchedLayerNorm(E, d)) if cfg.norm == "layer" else nn.Identity
         self.norm1, self.norm2, self.norm_f = norm(), norm(), norm()
         self.act = ACTIVATIONS[cfg.activation]

@@ -15,7 +15,8 @@ biographies every step, so the order, filler and statement choice vary while
 the facts and their statements stay fixed. A Q&A prompt is
 ``BOS Q s t(r, tau) A`` and its answer ``a(s, r)``; fine-tuning uses the
 fine-tuning subjects with the covered templates only, and held-out subjects
-appear in pre-training alone.
+appear in pre-training alone. With ``qa_format="direct"`` the prompt is
+``BOS Q s t(r, tau)``: the answer follows the template as in biographies.
 
 The Bayes-optimal pre-training loss is computed from the generating process:
 each sampled token comes with its probability under that process, so the optimum
@@ -25,6 +26,7 @@ is the mean negative log-probability over the predicted tokens.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -154,42 +156,8 @@ class World:
         ``logp`` holds each token's log-probability under the generating process
         (0 for BOS, answers and PAD), which gives the Bayes-optimal loss.
         """
-        cfg, v = self.cfg, self.vocab
-        R, M, V = cfg.n_relations, cfg.max_noise, cfg.noise_tokens
-        facts = torch.from_numpy(self.facts)
-        stmts = torch.from_numpy(self.statement_templates)
-        subj = torch.randint(0, cfg.n_subjects, (n,), generator=generator)
-        order = torch.rand(n, R, generator=generator).argsort(1)  # relation stated j-th
-        n_fill = torch.randint(0, M + 1, (n, R), generator=generator)
-        pick = torch.randint(0, cfg.multiplicity, (n, R), generator=generator)
-        fill = torch.randint(0, V, (n, R, max(M, 1)), generator=generator)
-        tau = stmts[subj[:, None], order, pick]
-        # Segment j = n_fill[j] filler tokens, then template, then answer.
-        seg_len = n_fill + 2
-        starts = 2 + seg_len.cumsum(1) - seg_len
-        tokens = torch.full((n, self.biography_length), PAD, dtype=torch.long)
-        logp = torch.zeros((n, self.biography_length), dtype=torch.float64)
-        rows = torch.arange(n)[:, None]
-        tokens[:, 0], tokens[:, 1] = BOS, v.subject0 + subj
-        logp[:, 1] = -math.log(cfg.n_subjects)
-        c = torch.arange(max(M, 1))
-        is_fill = c < n_fill[..., None]
-        fill_pos = (starts[..., None] + c)[is_fill]
-        fill_rows = rows[..., None].expand_as(is_fill)[is_fill]
-        tokens[fill_rows, fill_pos] = v.noise0 + fill[is_fill]
-        # P(another filler | c emitted) = (M - c) / (M - c + 1), filler uniform
-        c_fill = c.expand_as(is_fill)[is_fill].double()
-        logp[fill_rows, fill_pos] = torch.log((M - c_fill) / (M - c_fill + 1) / V)
-        t_pos = starts + n_fill
-        tokens[rows, t_pos] = v.template0 + order * cfg.templates_per_relation + tau
-        tokens[rows, t_pos + 1] = (
-            v.answer0 + order * cfg.answers_per_relation + facts[subj[:, None], order]
-        )
-        # Template: stop filler (1 / (M - k + 1)), a remaining relation (1 / (R - j)), its statement.
-        remaining = (R - torch.arange(R)).double()
-        p_tau = self._template_prob[subj[:, None], order, tau]
-        logp[rows, t_pos] = torch.log(p_tau / ((M - n_fill + 1).double() * remaining))
-        return tokens, logp
+        tokens, logp = sample_biographies([self], n, [generator])
+        return tokens[0], logp[0]
 
     @cached_property
     def fresh_biographies(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -221,22 +189,16 @@ class World:
         s = np.repeat(subjects, len(r_idx))
         r = np.tile(r_idx, len(subjects))
         tau = np.tile(tau_idx, len(subjects))
-        prompts = np.stack(
-            [
-                np.full_like(s, BOS),
-                np.full_like(s, Q),
-                v.subject(s),
-                v.template(r, tau),
-                np.full_like(s, A),
-            ],
-            axis=1,
-        )
+        columns = [np.full_like(s, BOS), np.full_like(s, Q), v.subject(s), v.template(r, tau)]
+        if self.cfg.qa_format == "separate":
+            columns.append(np.full_like(s, A))  # the answer is predicted at the format token
+        prompts = np.stack(columns, axis=1)
         answers = v.answer(r, self.facts[s, r])
         return torch.from_numpy(prompts), torch.from_numpy(answers), torch.from_numpy(r)
 
     @cached_property
     def finetune_qa(self):
-        """``(prompts [n, 5], answers [n], relations [n])``: fine-tuning subjects x covered templates."""
+        """``(prompts [n, 5] (4 with ``qa_format="direct"``), answers [n], relations [n])``: fine-tuning subjects x covered templates."""
         return self._qa(self.ft_subjects, self.covered)
 
     @cached_property
@@ -287,3 +249,62 @@ class World:
             "heldout_qa_prompts": int(self.heldout_qa[0].shape[0]),
             "bayes_loss": round(self.bayes_loss, 4),
         }
+
+
+def sample_biographies(
+    worlds: Sequence[World], n: int, generators: Sequence[torch.Generator]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` fresh biographies for each of ``worlds`` (same shapes): ``tokens, logp [E, n, L]``.
+
+    Member ``e``'s random draws come from ``generators[e]`` alone (a handful of
+    calls), so its biographies do not depend on the other members; assembling the
+    tokens is one set of tensor ops for all members.
+    """
+    w0 = worlds[0]
+    cfg, v = w0.cfg, w0.vocab
+    R, M, V = cfg.n_relations, cfg.max_noise, cfg.noise_tokens
+    E = len(worlds)
+    draws = [
+        (
+            torch.randint(0, cfg.n_subjects, (n,), generator=g),
+            torch.rand(n, R, generator=g).argsort(1),  # relation stated j-th
+            torch.randint(0, M + 1, (n, R), generator=g),
+            torch.randint(0, cfg.multiplicity, (n, R), generator=g),
+            torch.randint(0, V, (n, R, max(M, 1)), generator=g),
+        )
+        for g in generators
+    ]
+    subj, order, n_fill, pick, fill = (torch.cat(col) for col in zip(*draws, strict=True))
+    # Rows of all members together; ``member`` picks each row's fact table.
+    member = torch.arange(E).repeat_interleave(n)[:, None]
+    facts = torch.stack([torch.from_numpy(w.facts) for w in worlds])
+    stmts = torch.stack([torch.from_numpy(w.statement_templates) for w in worlds])
+    template_prob = torch.stack([w._template_prob for w in worlds])
+    N = E * n
+    tau = stmts[member, subj[:, None], order, pick]
+    # Segment j = n_fill[j] filler tokens, then template, then answer.
+    seg_len = n_fill + 2
+    starts = 2 + seg_len.cumsum(1) - seg_len
+    tokens = torch.full((N, w0.biography_length), PAD, dtype=torch.long)
+    logp = torch.zeros((N, w0.biography_length), dtype=torch.float64)
+    rows = torch.arange(N)[:, None]
+    tokens[:, 0], tokens[:, 1] = BOS, v.subject0 + subj
+    logp[:, 1] = -math.log(cfg.n_subjects)
+    c = torch.arange(max(M, 1))
+    is_fill = c < n_fill[..., None]
+    fill_pos = (starts[..., None] + c)[is_fill]
+    fill_rows = rows[..., None].expand_as(is_fill)[is_fill]
+    tokens[fill_rows, fill_pos] = v.noise0 + fill[is_fill]
+    # P(another filler | c emitted) = (M - c) / (M - c + 1), filler uniform
+    c_fill = c.expand_as(is_fill)[is_fill].double()
+    logp[fill_rows, fill_pos] = torch.log((M - c_fill) / (M - c_fill + 1) / V)
+    t_pos = starts + n_fill
+    tokens[rows, t_pos] = v.template0 + order * cfg.templates_per_relation + tau
+    tokens[rows, t_pos + 1] = (
+        v.answer0 + order * cfg.answers_per_relation + facts[member, subj[:, None], order]
+    )
+    # Template: stop filler (1 / (M - k + 1)), a remaining relation (1 / (R - j)), its statement.
+    remaining = (R - torch.arange(R)).double()
+    p_tau = template_prob[member, subj[:, None], order, tau]
+    logp[rows, t_pos] = torch.log(p_tau / ((M - n_fill + 1).double() * remaining))
+    return tokens.view(E, n, -1), logp.view(E, n, -1)

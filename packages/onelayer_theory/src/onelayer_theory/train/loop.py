@@ -15,7 +15,7 @@ from torch import nn
 
 from labcore import schedules
 from onelayer_theory.config import FinetuneConfig, TrainConfig
-from onelayer_theory.synth import PAD, World
+from onelayer_theory.synth import PAD, World, sample_biographies
 
 
 def schedule_options(cfg: TrainConfig) -> dict:
@@ -41,8 +41,9 @@ def make_optimizer(params: Sequence[nn.Parameter], cfg: TrainConfig):
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
     else:
-        # foreach=False keeps each update element-wise identical whatever the ensemble size.
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
+        # Every parameter is stacked over the ensemble, so one fused (element-wise) kernel
+        # updates all members at once, each exactly as it would be updated alone.
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     return opt, schedules.lr_scheduler(opt, **schedule_options(cfg))
 
 
@@ -64,11 +65,20 @@ class BatchSampler:
         return tuple(torch.stack(col).to(device) for col in zip(*parts, strict=True))
 
 
-def sequence_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """Per-member mean next-token loss over non-PAD targets: ``[E]``."""
+def sequence_loss(
+    logits: torch.Tensor, tokens: torch.Tensor, answers: tuple[int, int] | None = None
+) -> torch.Tensor:
+    """Per-member mean next-token loss over non-PAD targets: ``[E]``.
+
+    With ``answers = (first, end)`` only targets with ids in ``[first, end)`` count
+    (the answer tokens: the stylised model's answer-only loss).
+    """
     targets = tokens[..., 1:]
     nll = F.cross_entropy(logits[..., :-1, :].flatten(0, -2), targets.flatten(), reduction="none")
-    mask = (targets != PAD).flatten(1).float()
+    keep = targets != PAD
+    if answers is not None:
+        keep &= (targets >= answers[0]) & (targets < answers[1])
+    mask = keep.flatten(1).float()
     nll = nll.view(targets.shape[0], -1)
     return (nll * mask).sum(1) / mask.sum(1)
 
@@ -104,10 +114,7 @@ def _train(model, params, cfg: TrainConfig, step_loss, log_every: int) -> list[d
         losses = step_loss()
         opt.zero_grad(set_to_none=True)
         losses.sum().backward()
-        if cfg.grad_clip > 0 and hasattr(model, "members"):  # GPT-2: separate modules
-            for member in model.members:
-                nn.utils.clip_grad_norm_(member.parameters(), cfg.grad_clip)
-        elif cfg.grad_clip > 0:
+        if cfg.grad_clip > 0:
             clip_per_member(params, cfg.grad_clip)
         opt.step()
         sched.step()
@@ -128,14 +135,12 @@ def pretrain(
     device = next(model.parameters()).device
     generators = [torch.Generator().manual_seed(s) for s in seeds]
 
+    vocab = worlds[0].vocab
+    answers = (vocab.answer0, vocab.noise0) if cfg.loss_on == "answers" else None
+
     def step_loss():
-        tokens = torch.stack(
-            [
-                w.sample_biographies(cfg.batch_size, g)[0]
-                for w, g in zip(worlds, generators, strict=True)
-            ]
-        ).to(device)
-        return sequence_loss(model(tokens), tokens)
+        tokens = sample_biographies(worlds, cfg.batch_size, generators)[0].to(device)
+        return sequence_loss(model(tokens), tokens, answers)
 
     return _train(model, list(model.parameters()), cfg, step_loss, log_every)
 
@@ -146,8 +151,13 @@ def finetune(
     cfg: FinetuneConfig,
     seeds: Sequence[int],
     log_every: int = 50,
+    worlds: Sequence[World] | None = None,
 ) -> list[dict]:
-    """Q&A fine-tuning with the loss on the answer only; LoRA when ``cfg.lora_rank > 0``."""
+    """Q&A fine-tuning with the loss on the answer only; LoRA when ``cfg.lora_rank > 0``.
+
+    With ``cfg.replay_batch > 0`` each step also replays that many fresh biographies of
+    ``worlds[e]`` per member (next-token loss on every token, added to the Q&A loss).
+    """
     from onelayer_theory.model.lora import add_lora
 
     device = next(model.parameters()).device
@@ -158,8 +168,16 @@ def finetune(
     # Different seeds from pre-training so fine-tuning batches are a fresh stream.
     sampler = BatchSampler(qa_sets, cfg.batch_size, [s + 1_000_003 for s in seeds])
 
+    if cfg.replay_batch and worlds is None:
+        raise ValueError("finetune.replay_batch needs the worlds to draw biographies from")
+    replay_generators = [torch.Generator().manual_seed(s + 2_000_003) for s in seeds]
+
     def step_loss():
         prompts, answers = sampler(device)
-        return answer_loss(model, prompts, answers)
+        loss = answer_loss(model, prompts, answers)
+        if cfg.replay_batch:
+            bios = sample_biographies(worlds, cfg.replay_batch, replay_generators)[0].to(device)
+            loss = loss + sequence_loss(model(bios), bios)
+        return loss
 
     return _train(model, params, cfg, step_loss, log_every)

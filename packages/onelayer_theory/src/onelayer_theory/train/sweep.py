@@ -29,7 +29,7 @@ from onelayer_theory.config import RunConfig
 from onelayer_theory.eval import evaluate, predict, pretrain_loss, stack_padded
 from onelayer_theory.experiments import Experiment
 from onelayer_theory.model import build_model
-from onelayer_theory.synth import QA_PROMPT_LEN, World
+from onelayer_theory.synth import World
 from onelayer_theory.train.loop import finetune, pretrain
 
 #: Called with (stage, group, history) after each trained ensemble.
@@ -46,8 +46,9 @@ def _key(*parts) -> str:
 
 
 def _pretrain_key(cfg: RunConfig) -> str:
-    """What pre-training depends on: coverage only matters for fine-tuning (the world draws it last)."""
-    data = dataclasses.replace(cfg.data, coverage=1.0)
+    """What pre-training depends on: coverage (the world draws it last) and the Q&A prompt layout
+    only matter for fine-tuning."""
+    data = dataclasses.replace(cfg.data, coverage=1.0, qa_format="separate")
     return _key(data, cfg.model, cfg.pretrain, cfg.seed)
 
 
@@ -107,24 +108,38 @@ def run_sweep(
             continue
         start = time.perf_counter()
         cfg0, worlds = group[0][1], [w for _, _, w in group]
-        max_len = max(worlds[0].biography_length, QA_PROMPT_LEN + 1)
+        max_len = cfg0.data.max_len
         seeds = [c.seed for _, c, _ in group]
-        model = build_model(cfg0.model, worlds[0].vocab.size, max_len, seeds).to(device)
-        history = pretrain(model, worlds, cfg0.pretrain, seeds)
-        if log_history is not None:
-            log_history("pretrain", n_pre, history)
-        n_pre += 1
-        losses = pretrain_loss(model, worlds)
-        stored = predict(model, stack_padded([w.heldout_stored[0] for w in worlds], device)).cpu()
-        qa = predict(model, stack_padded([w.heldout_qa[0] for w in worlds], device)).cpu()
-        for e, (key, _, world) in enumerate(group):
-            pretrained[key] = {
-                "state": _member_state(model, e),
-                "pretrain_loss": float(losses[e]),
-                "stored_acc_pretrain": _accuracy(stored[e], world.heldout_stored[1]),
-                "heldout_acc_before_ft": _accuracy(qa[e], world.heldout_qa[1]),
-            }
-            save_checkpoint(cached[key], pretrained[key])
+        best: list[dict | None] = [None] * len(group)
+        # Each rate of pretrain.lr_grid (or just pretrain.lr) trains the whole ensemble;
+        # each member keeps its rate with the lowest loss on fresh biographies.
+        for lr in sorted(cfg0.pretrain.lr_grid) or [cfg0.pretrain.lr]:
+            train_cfg = dataclasses.replace(cfg0.pretrain, lr=lr, lr_grid=())
+            model = build_model(cfg0.model, worlds[0].vocab.size, max_len, seeds).to(device)
+            history = pretrain(model, worlds, train_cfg, seeds)
+            if log_history is not None:
+                log_history("pretrain", n_pre, history)
+            n_pre += 1
+            losses = pretrain_loss(model, worlds)
+            stored = predict(
+                model, stack_padded([w.heldout_stored[0] for w in worlds], device)
+            ).cpu()
+            qa = predict(model, stack_padded([w.heldout_qa[0] for w in worlds], device)).cpu()
+            ft = predict(model, stack_padded([w.finetune_qa[0] for w in worlds], device)).cpu()
+            for e, world in enumerate(worlds):
+                if best[e] is not None and not losses[e] < best[e]["pretrain_loss"]:
+                    continue
+                best[e] = {
+                    "state": _member_state(model, e),
+                    "pretrain_loss": float(losses[e]),
+                    "pretrain_lr": lr,
+                    "stored_acc_pretrain": _accuracy(stored[e], world.heldout_stored[1]),
+                    "heldout_acc_before_ft": _accuracy(qa[e], world.heldout_qa[1]),
+                    "ft_acc_before_ft": _accuracy(ft[e], world.finetune_qa[1]),
+                }
+        for (key, _, _), entry in zip(group, best, strict=True):
+            pretrained[key] = entry
+            save_checkpoint(cached[key], entry)
         log(f"pre-trained {len(group)} model(s) in {time.perf_counter() - start:.1f}s")
 
     # 2. fine-tuning per group, saved as it finishes
@@ -134,24 +149,29 @@ def run_sweep(
         cfgs = [c for _, c in group]
         worlds = [World(c.data) for c in cfgs]
         specs = [pretrained[_pretrain_key(c)] for c in cfgs]
-        max_len = max(worlds[0].biography_length, QA_PROMPT_LEN + 1)
-        model = build_model(cfgs[0].model, worlds[0].vocab.size, max_len, [c.seed for c in cfgs])
-        if _batched(model):
+        seeds = [c.seed for c in cfgs]
+        metrics: list[dict | None] = [None] * len(cfgs)
+        # Each rate of finetune.lr_grid (or just finetune.lr) fine-tunes copies of the
+        # pre-trained members; each keeps its rate with the best ft_acc (the fine-tuning
+        # pairs: nothing of the held-out subjects is looked at).
+        for lr in sorted(cfgs[0].finetune.lr_grid) or [cfgs[0].finetune.lr]:
+            model = build_model(cfgs[0].model, worlds[0].vocab.size, cfgs[0].data.max_len, seeds)
+            # Every model keeps its parameters stacked over members: a member is a slice.
             model.load_state_dict(_stack_states([s["state"] for s in specs]))
-        else:
-            for member, spec in zip(model.members, specs, strict=True):
-                member.load_state_dict(spec["state"])
-        model.to(device)
-        mlp_in = model.mlp_in.weight.detach().clone() if _batched(model) else None
-        history = finetune(
-            model,
-            [(w.finetune_qa[0], w.finetune_qa[1]) for w in worlds],
-            cfgs[0].finetune,
-            [c.seed for c in cfgs],
-        )
-        if log_history is not None:
-            log_history("finetune", group_index[key], history)
-        metrics = evaluate(model, worlds, mlp_in)
+            model.to(device)
+            mlp_in = model.mlp_in.weight.detach().clone() if hasattr(model, "mlp_in") else None
+            history = finetune(
+                model,
+                [(w.finetune_qa[0], w.finetune_qa[1]) for w in worlds],
+                dataclasses.replace(cfgs[0].finetune, lr=lr, lr_grid=()),
+                seeds,
+                worlds=worlds,
+            )
+            if log_history is not None:
+                log_history("finetune", group_index[key], history)
+            for e, m in enumerate(evaluate(model, worlds, mlp_in)):
+                if metrics[e] is None or m["ft_acc"] > metrics[e]["ft_acc"]:
+                    metrics[e] = {**m, "ft_lr": lr}
         rows = []
         for (labels, _), spec, m in zip(group, specs, metrics, strict=True):
             pre = {k: v for k, v in spec.items() if k != "state"}
@@ -175,16 +195,10 @@ def run_sweep(
 
 
 def _member_state(model, e: int) -> dict[str, torch.Tensor]:
-    """Member ``e``'s weights on the CPU: a slice of the batched model, or a GPT-2 member's state."""
-    if _batched(model):
-        return {k: v[e].detach().cpu().clone() for k, v in model.state_dict().items()}
-    return {k: v.detach().cpu().clone() for k, v in model.members[e].state_dict().items()}
+    """Member ``e``'s weights on the CPU: a slice of the stacked parameters."""
+    return {k: v[e].detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
 def _accuracy(pred: torch.Tensor, answers: torch.Tensor) -> float:
     """Accuracy over the first ``len(answers)`` predictions (the rest is padding)."""
     return float((pred[: len(answers)] == answers).float().mean())
-
-
-def _batched(model) -> bool:
-    return not hasattr(model, "members")
