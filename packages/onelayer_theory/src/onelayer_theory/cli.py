@@ -16,6 +16,7 @@ from labcore.errors import DataError
 from onelayer_theory import __version__
 from onelayer_theory.config import PRESETS, RunConfig
 from onelayer_theory.experiments import EXPERIMENTS, build_runs, get_experiment
+from onelayer_theory.realmodel import RealModelConfig
 
 PACKAGE = "onelayer_theory"
 
@@ -97,6 +98,43 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_realmodel(args) -> int:
+    """The real-model experiment (``realmodel.py``) into the run folder ``--out``."""
+    from labcore.io import write_json
+    from labcore.rundir import RunDir
+    from onelayer_theory.realmodel import run_real_model
+
+    run = RunDir.for_args(args, PACKAGE)
+    if run.finished:
+        print(f"{run.path}: already finished", file=sys.stderr)
+        print((run.path / "result.json").read_text())
+        return 0
+    start = time.perf_counter()
+    result = run_real_model(args.config, device=args.device, log=run.print)
+    write_json(run.path / "result.json", result)
+    run.finish(seconds=round(time.perf_counter() - start, 1), **result)
+    for stage in ("base", "pretrained", "finetuned"):
+        cells = [f"{n}_acc {result[f'{n}_acc_{stage}']:.3f}" for n in ("stored", "heldout", "ft")]
+        print(f"{stage:>10}: " + ", ".join(cells))
+    return 0
+
+
+#: Named defaults of ``onelayer realmodel``.
+REAL_PRESETS = {
+    "smoke": {
+        "data.n_subjects": 8,
+        "data.n_relations": 2,
+        "data.answers_per_relation": 4,
+        "data.templates_per_relation": 2,
+        "data.multiplicity": 2,
+        "pretrain_steps": 6,
+        "finetune_steps": 3,
+        "batch_size": 4,
+    },
+    "default": {},
+}
+
+
 def _read(path):
     from onelayer_theory.report import read_results
 
@@ -140,6 +178,14 @@ app = App(
                 ),
             ],
             check=check_run,
+        ),
+        Command(
+            "realmodel",
+            cmd_realmodel,
+            help="a pretrained LM (bundled SmolLM2-135M) learns new people, then Q&A fine-tuning",
+            config=RealModelConfig,
+            presets=REAL_PRESETS,
+            check=lambda args: args.config.validate(),
         ),
         report_command(
             "onelayer_theory.report:report",

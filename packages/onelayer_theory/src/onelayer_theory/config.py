@@ -255,6 +255,54 @@ def apply_changes(cfg: Any, changes: Mapping[str, Any]) -> Any:
     return cfg
 
 
+@dataclass(frozen=True)
+class RealModelConfig:
+    """The real-model experiment (``realmodel.py``, ``onelayer realmodel``): model, facts, training."""
+
+    model: str = "smollm2-135m-instruct"
+    """The causal LM: ``smollm2-135m-instruct`` (bundled, offline), a model folder or a hub id."""
+    data: DataConfig = field(
+        default_factory=lambda: DataConfig(
+            n_subjects=40,
+            n_relations=4,
+            answers_per_relation=16,
+            templates_per_relation=4,
+            multiplicity=4,
+            coverage=0.5,
+        )
+    )
+    """The facts (as for the one-layer model; at most 4 relations, 16 answers, 4 templates)."""
+    pretrain_steps: int = 300
+    """Continued pre-training steps on biographies."""
+    pretrain_lr: float = 1e-4
+    """Continued pre-training peak learning rate (AdamW, cosine after 10% warm-up)."""
+    finetune: Literal["full", "lora"] = "full"
+    """``full`` fine-tuning or ``lora`` (``peft``, on the attention and MLP projections)."""
+    finetune_steps: int = 100
+    """Q&A fine-tuning steps."""
+    finetune_lr: float = 3e-5
+    """Fine-tuning peak learning rate (LoRA usually wants about 10x more)."""
+    lora_rank: int = 8
+    """LoRA rank (``finetune="lora"``)."""
+    batch_size: int = 8
+    """Sequences per step."""
+    seed: int = 0
+    """Seed of names, batches and adapters (the facts use ``data.seed``)."""
+
+    def validate(self) -> RealModelConfig:
+        d = self.data
+        d.validate()
+        if d.n_relations > 4 or d.templates_per_relation > 4:
+            raise DataError("data.n_relations must be <= 4 and data.templates_per_relation <= 4")
+        if d.answers_per_relation > 16:
+            raise DataError("data.answers_per_relation must be <= 16 for the real-model texts")
+        if self.finetune not in ("full", "lora"):
+            raise DataError(f"finetune must be full or lora (got {self.finetune!r})")
+        if min(self.pretrain_steps, self.finetune_steps, self.batch_size, self.lora_rank) < 1:
+            raise DataError("steps, batch_size and lora_rank must be at least 1")
+        return self
+
+
 #: Named defaults for ``--preset`` (dotted keys; the command line and ``--config`` go on top).
 PRESETS: dict[str, dict] = {
     # Seconds on 2 cores: a small world, short training.

@@ -85,7 +85,8 @@ def run_sweep(
     partial = out / ".partial"
     by_shape = defaultdict(list)
     for labels, cfg in runs:
-        world_shape = World(cfg.data).vocab.size
+        # Members of one ensemble need equal shapes: vocabulary and prompt layout.
+        world_shape = (World(cfg.data).vocab.size, cfg.data.qa_format)
         by_shape[_key(cfg.model, cfg.pretrain, cfg.finetune, world_shape)].append((labels, cfg))
     # A group's file name covers its members too, so a changed grid never reuses stale rows.
     ft_groups = {_key(k, *(c for _, c in g)): g for k, g in by_shape.items()}
