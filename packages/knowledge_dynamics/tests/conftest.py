@@ -27,7 +27,7 @@ MICRO = {
     "inject.inject_every": 5,
     "inject.n_injections": 3,
     "inject.window": 3,
-    "inject.batch_size": 4,
+    "inject.batch_size": 8,
     "inject.log_points": 5,
     "inject.checkpoint_every": 7,
 }

@@ -4,7 +4,13 @@ import torch
 
 from knowledge_dynamics.config import InjectConfig
 from knowledge_dynamics.synth.generator import synth_knowledge
-from knowledge_dynamics.train.injection import inject_rows, make_plan, scenario_of, shard_rows
+from knowledge_dynamics.train.injection import (
+    inject_rows,
+    make_plan,
+    passage_share,
+    scenario_of,
+    shard_rows,
+)
 from labcore.errors import DataError
 
 EOS = 0
@@ -20,16 +26,35 @@ def test_row_gets_passage_eos_then_truncated_row():
     assert rows[0, 0] == 100  # input not modified
 
 
-def test_passages_are_concatenated_when_rows_are_few_and_overflow_policy():
+def test_passages_are_packed_into_the_existing_rows():
+    # fewer rows than passages: whole passages concatenated (next-fit), the batch keeps its size
+    rows = np.full((2, 8), 9)
+    out = inject_rows(rows, [[1, 2], [3, 4], [5, 6]], EOS)
+    assert out.shape == (2, 8)
+    assert out[0].tolist() == [1, 2, EOS, 3, 4, EOS, 9, 9]
+    assert out[1].tolist()[:4] == [5, 6, EOS, 9]
+    # next-fit would need 3 rows: one stream of passages cut at the row end
+    out = inject_rows(rows, [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12]], EOS)
+    assert out.shape == (2, 8)
+    assert out[0].tolist() == [1, 2, 3, 4, 5, EOS, 6, 7]
+    assert out[1].tolist() == [8, 9, 10, EOS, 11, 12, EOS, 9]
+    # a passage longer than a row is laid over consecutive rows
+    out = inject_rows(np.full((3, 4), 9), [[1, 2, 3, 4, 5, 6]], EOS)
+    assert out.tolist() == [[1, 2, 3, 4], [5, 6, EOS, 9], [9, 9, 9, 9]]
+
+
+def test_overflow_is_refused_by_default_or_extends():
     rows = np.full((1, 8), 9)
-    out = inject_rows(rows, [[1, 2], [3, 4], [5, 6]], EOS)  # 9 tokens with EOS > 8: 2 rows
+    with pytest.raises(DataError, match=r"inject\.batch_size.*inject\.overflow=extend"):
+        inject_rows(rows, [[1, 2], [3, 4], [5, 6]], EOS)  # 9 tokens with EOS > 8
+    out = inject_rows(rows, [[1, 2], [3, 4], [5, 6]], EOS, overflow="extend")
     assert out.shape == (2, 8)
     assert out[0].tolist()[:6] == [1, 2, EOS, 3, 4, EOS]
     assert out[1].tolist()[:3] == [5, 6, EOS]
-    with pytest.raises(DataError, match=r"inject\.overflow"):
-        inject_rows(rows, [[1, 2], [3, 4], [5, 6]], EOS, overflow="error")
-    with pytest.raises(DataError, match=r"more than model\.seq_len"):
-        inject_rows(rows, [list(range(8))], EOS)
+
+
+def test_passage_share_of_an_injection_step():
+    assert passage_share([[1, 2, 3], [4]], batch=4, seq_len=10) == pytest.approx(6 / 40)
 
 
 def test_scenario_schedule_over_item_thirds():

@@ -55,7 +55,7 @@ def test_unknown_key_in_config_file(tmp_path, capsys):
     [
         (["run", "--stage", "bogus"], "--stage must be one of early, mid, late"),
         (["run", "--analysis.measure", "mean"], "analysis.measure"),
-        (["run", "--analysis.fit_points", "all"], "inject.schedule=every"),
+        (["run", "--inject.schedule", "adaptive"], "analysis.fit_points=grid"),
         (["run", "--synth.n_items", "10"], "synth.n_items"),
         (["run", "--inject.total_steps", "20"], "inject.total_steps"),
         (["run", "--corpus.source", "/no/such.txt"], "corpus.source"),

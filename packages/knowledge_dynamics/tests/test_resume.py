@@ -54,7 +54,7 @@ def test_resume_after_sigkill(micro_cfg, micro_stages, tmp_path):
             "inject.inject_every": 5,
             "inject.n_injections": 3,
             "inject.window": 3,
-            "inject.batch_size": 4,
+            "inject.batch_size": 8,
             "inject.log_points": 5,
             "inject.checkpoint_every": 7,
             "inject.schedule": "every",

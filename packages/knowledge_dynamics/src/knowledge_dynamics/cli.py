@@ -28,20 +28,23 @@ PACKAGE = "knowledge_dynamics"
 
 
 def _print_summary(metrics: dict) -> None:
+    item = metrics.get("effectivity_item_specific", {})
     print(
-        f"{'scenario':<11}{'probe':<14}{'effectivity':>12}{'decay a':>9}{'R2':>7}{'x0(log10)':>10}"
+        f"{'scenario':<11}{'probe':<14}{'effectivity':>12}{'item-spec.':>11}{'decay a':>9}"
+        f"{'R2':>7}{'x0(log10)':>10}"
     )
     for s, by_type in metrics["effectivity"].items():
         for pt, e in by_type.items():
             vals = [
                 e,
+                item.get(s, {}).get(pt),
                 metrics["decay_constant"][s][pt],
                 metrics["r2"][s][pt],
                 metrics["learnability_threshold"][s][pt],
             ]
             cells = "".join(
                 f"{v:>{w}.3f}" if v is not None else f"{'n/a':>{w}}"
-                for v, w in zip(vals, (12, 9, 7, 10), strict=True)
+                for v, w in zip(vals, (12, 11, 9, 7, 10), strict=True)
             )
             print(f"{s:<11}{pt:<14}{cells}")
 
@@ -90,10 +93,11 @@ def cmd_inject(args) -> int:
         print(f"{run.path}: already finished", file=sys.stderr)
         _print_summary(run.load_metrics())
         return 0
-    from knowledge_dynamics.train.runner import finish_inject, run_inject
+    from knowledge_dynamics.train.runner import finish_inject, run_control, run_inject
 
     cfg = job.base()
     run_inject(cfg, job.checkpoint, run, job.knowledge, device=args.device)
+    run_control(cfg, job.checkpoint, run, job.knowledge, device=args.device)
     _print_summary(finish_inject(run, cfg))
     return 0
 
@@ -126,7 +130,7 @@ def cmd_run(args) -> int:
         _print_summary(top.load_metrics())
         return 0
     from knowledge_dynamics.train.pretrain import pretrain, pretrain_config
-    from knowledge_dynamics.train.runner import finish_inject, open_run, run_inject
+    from knowledge_dynamics.train.runner import finish_inject, open_run, run_control, run_inject
 
     cfg = job.base()
     if cfg.model.preset == "smollm2":
@@ -135,6 +139,7 @@ def cmd_run(args) -> int:
         sub = open_run(top.path / "pretrain", "pretrain", pretrain_config(cfg), args.device)
         checkpoint = str(pretrain(cfg, sub, args.device)[job.stage])
     run_inject(cfg, checkpoint, top, job.knowledge, device=args.device)
+    run_control(cfg, checkpoint, top, job.knowledge, device=args.device)
     _print_summary(finish_inject(top, cfg))
     print(f"wrote {top.metrics_file}")
     return 0

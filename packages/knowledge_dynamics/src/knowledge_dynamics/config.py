@@ -38,8 +38,9 @@ def stage_names(stages: tuple[int, ...]) -> dict[int, str]:
 class SynthConfig:
     """The embedded Fictional Knowledge generator."""
 
-    n_items: int = 30
-    """Injected passages; split into thirds: paraphrase, duplicate, once (paper: 120)."""
+    n_items: int = 12
+    """Injected passages; split into thirds: paraphrase, duplicate, once (paper: 120). Their
+    tokens over ``inject.batch_size`` rows set the passages' share of an injection step."""
     n_spares: int = 0
     """Extra items scored but never injected (paper: 10)."""
     n_paraphrases: int = 9
@@ -117,31 +118,62 @@ class InjectConfig:
     """Paper: 10 (steps 0, 100, ..., 900)."""
     window: int = 5
     """Local acquisition window t_w (paper: 50)."""
-    batch_size: int = 8
-    """Global batch in rows (sequences of ``model.seq_len`` tokens)."""
-    overflow: Literal["error", "extend"] = "extend"
-    """When the passages of one step do not fit in the batch's rows: refuse, or add rows that hold
-    only passages (needed for small batches at CPU scale; the paper always had room)."""
+    batch_size: int = 256
+    """Global batch in rows (sequences of ``model.seq_len`` tokens). The passages are packed into
+    these rows, so the batch sets their share of an injection step's tokens (paper: ~1.4% at
+    2048 rows of 2048 tokens; ``plan.json`` records the share of every injection step)."""
+    overflow: Literal["error", "extend"] = "error"
+    """When the passages of one step do not fit into the batch's rows: refuse (default), or add
+    rows that hold only passages (larger injection steps; the share is then far above the paper's)."""
     lr: float = 0.0
-    """0 = continue the checkpoint's scheduler (paper); > 0 = this constant LR."""
+    """0 = the checkpoint's LR at its step (see ``lr_schedule``); > 0 = this constant LR."""
+    lr_schedule: Literal["constant", "continue"] = "constant"
+    """``constant``: the checkpoint's LR held flat during injection (OLMo's LR is flat over the
+    paper's window); ``continue``: keep decaying along the checkpoint's schedule."""
     lr_scale: float = 1.0
     """Multiplies the LR (an extension: the LR experiment)."""
     reset_optimizer: bool = False
     """Re-initialise AdamW state (paper's batch-size experiment) instead of loading it."""
+    moment_warmup: int = 20
+    """When AdamW starts without state (a model with no optimizer state, or ``reset_optimizer``):
+    this many steps at LR 0 on stream rows the run does not use fill the moments before step 0,
+    so step 0 (an injection) is not a sign-sized update. 0 = none (the paper's plain reset)."""
     betas: tuple[float, float] = (0.9, 0.95)
-    """AdamW betas."""
+    """AdamW betas (beta1 is rescaled with the window, see ``scale_beta1``)."""
+    scale_beta1: bool = True
+    """Scale beta1 with the acquisition window: beta1 ** (50 / window), so the momentum left at
+    the end of the window is the paper's (0.9^50 = 0.5% at window 50). Off: beta1 as given (with
+    a short window one injection's momentum is still active at the next)."""
     weight_decay: float = 0.1
     """AdamW weight decay."""
     grad_clip: float = 1.0
     """Gradient-norm clip (0 = off)."""
-    schedule: Literal["every", "adaptive"] = "adaptive"
-    """``every`` step (paper) or ``adaptive``: dense in each acquisition window, log-spaced after."""
+    control: Literal["sham", "none"] = "sham"
+    """``sham``: also run a sham injection (same checkpoint, stream and steps, another knowledge
+    set's passages, the same probes) in ``RUN/sham/``; the analysis reports item-specific
+    effectivity = gain - sham gain next to the raw one."""
+    precision: Literal["fp32", "bf16"] = "fp32"
+    """``bf16``: bf16 autocast of the forward passes (training and probes); CUDA only."""
+    schedule: Literal["every", "adaptive"] = "every"
+    """``every`` step (paper) or ``adaptive``: dense in each acquisition window, log-spaced after
+    (needs ``analysis.fit_points=grid``)."""
     log_points: int = 12
-    """Adaptive: log-spaced evaluation steps after the last acquisition window of each scenario."""
+    """Log-spaced steps after the last acquisition window of each scenario (adaptive schedule and
+    ``analysis.fit_points=grid``)."""
     checkpoint_every: int = 50
     """Steps between resume checkpoints (a kill loses at most this many)."""
     probe_batch_size: int = 256
     """Probes per scoring forward pass."""
+
+
+#: the paper's acquisition window and beta1: 0.9 ** 50 of a gradient's momentum is left after it
+PAPER_WINDOW = 50
+
+
+def effective_betas(ic: InjectConfig) -> tuple[float, float]:
+    """AdamW betas of an injection run: beta1 ** (50 / window) when ``scale_beta1``."""
+    b1, b2 = ic.betas
+    return (b1 ** (PAPER_WINDOW / ic.window) if ic.scale_beta1 else b1, b2)
 
 
 @dataclass(frozen=True)
@@ -150,9 +182,10 @@ class AnalysisConfig:
 
     iqr_factor: float = 1.5
     """IQR outlier multiplier: paper text 1.5, official code 2.0; 0 disables the filter."""
-    fit_points: Literal["grid", "all"] = "grid"
-    """``grid``: fit retainability at the adaptive schedule's log-spaced steps (works for both
-    schedules and gives identical numbers); ``all``: every t (paper code; needs ``every``)."""
+    fit_points: Literal["all", "grid"] = "all"
+    """``all``: fit mean R at every t after the LAM, each probe aligned at its own LAM (the
+    paper's code; needs ``inject.schedule=every``); ``grid``: at ``inject.log_points`` log-spaced
+    steps (works for both schedules and gives identical numbers)."""
     measure: Literal["target", "first", "full"] = "target"
     """Probe value analysed: mean log-prob of the target span (paper), its first token, or the
     whole probe."""
@@ -206,6 +239,10 @@ class Config:
                 f"inject.total_steps {i.total_steps} leaves no room after the last injection "
                 f"(step {last}) and its {i.window}-step window"
             )
+        if i.moment_warmup < 0:
+            raise DataError(f"inject.moment_warmup must be >= 0 (got {i.moment_warmup})")
+        if not all(0 <= b < 1 for b in i.betas):
+            raise DataError(f"inject.betas must lie in [0, 1) (got {i.betas})")
         if i.lr < 0 or i.lr_scale <= 0:
             raise DataError("inject.lr must be >= 0 and inject.lr_scale > 0")
         if not 0 < self.corpus.stream_fraction < 1:
@@ -215,7 +252,8 @@ class Config:
             raise DataError("analysis.iqr_factor must be >= 0")
         if self.analysis.fit_points == "all" and i.schedule != "every":
             raise DataError(
-                "analysis.fit_points=all needs every step logged: set inject.schedule=every"
+                "analysis.fit_points=all needs every step logged: set inject.schedule=every "
+                "or analysis.fit_points=grid"
             )
         return self
 
@@ -318,18 +356,31 @@ class RunJob(Config):
         return self
 
 
-#: name -> (stage, config overrides) of the README experiment set
+#: name -> (stage, config overrides) of the README experiment set; ``batch_small`` is the
+#: configured batch / 16 (paper: 2048 -> 128), see :func:`condition_changes`
 CONDITIONS: dict[str, tuple[str, dict]] = {
     "early": ("early", {}),
     "mid": ("mid", {}),
     "late": ("late", {}),
-    "batch_large": ("mid", {"inject.batch_size": 16}),
-    "batch_small": ("mid", {"inject.batch_size": 1, "inject.reset_optimizer": True}),
+    "batch_small": ("mid", {"inject.reset_optimizer": True}),
     "lr_low": ("mid", {"inject.lr_scale": 0.25}),
     "size_large": ("mid", {"model.d_model": 128, "model.n_layers": 4, "model.ffn": 344}),
 }
 #: conditions run by default (the others need ``--only``)
-DEFAULT_SET = ("early", "mid", "late", "batch_large", "batch_small", "lr_low")
+DEFAULT_SET = ("early", "mid", "late", "batch_small", "lr_low")
+#: the paper's batch-size experiment divides the batch by 16 (2048 -> 128 rows)
+SMALL_BATCH_DIVISOR = 16
+
+
+def condition_changes(name: str, cfg: Config) -> tuple[str, dict]:
+    """(stage, config overrides) of a condition for this base config."""
+    stage, changes = CONDITIONS[name]
+    if name == "batch_small":
+        changes = {
+            **changes,
+            "inject.batch_size": max(1, cfg.inject.batch_size // SMALL_BATCH_DIVISOR),
+        }
+    return stage, changes
 
 
 @dataclass(frozen=True)
@@ -339,8 +390,7 @@ class ExperimentsJob(Config):
     seeds: int = 3
     """Knowledge sets per condition (seeds 0..seeds-1)."""
     only: tuple[str, ...] = ()
-    """Conditions to run (default: early, mid, late, batch_large, batch_small, lr_low; also
-    size_large)."""
+    """Conditions to run (default: early, mid, late, batch_small, lr_low; also size_large)."""
 
     def validate(self) -> ExperimentsJob:
         super().validate()
@@ -405,11 +455,11 @@ PRESETS: dict[str, dict] = {
         "inject.inject_every": 6,
         "inject.n_injections": 4,
         "inject.window": 3,
-        "inject.batch_size": 12,
+        "inject.batch_size": 128,
         "inject.log_points": 6,
         "inject.checkpoint_every": 20,
     },
-    # The README numbers (the paper's schedule / 10, tiny model, 30 passages).
+    # The paper's schedule / 10, tiny model, 12 passages packed into 256 rows.
     "default": {},
     # A GPU-sized run with the paper's own schedule and 120 passages.
     "gpu": {
@@ -430,7 +480,7 @@ PRESETS: dict[str, dict] = {
         "inject.total_steps": 2500,
         "inject.inject_every": 100,
         "inject.window": 50,
-        "inject.batch_size": 256,
+        "inject.batch_size": 2048,
         "inject.checkpoint_every": 250,
         "inject.log_points": 40,
     },

@@ -21,6 +21,8 @@ from labcore.rundir import RunDir, find_runs
 PACKAGE = "knowledge_dynamics"
 SCENARIOS = ("paraphrase", "duplicate", "once")
 METRIC_KEYS = ("effectivity", "decay_constant", "r2", "learnability_threshold")
+#: present when the runs have a sham control
+SHAM_KEYS = ("effectivity_item_specific", "effectivity_sham")
 
 
 def _stats(values: Sequence) -> dict:
@@ -49,11 +51,18 @@ def summarize(runs: Sequence[RunDir]) -> dict:
         metrics = groups[name]
         cond: dict = {
             key: {
-                s: {pt: _stats([m[key].get(s, {}).get(pt) for m in metrics]) for pt in PROBE_TYPES}
+                s: {
+                    pt: _stats([m.get(key, {}).get(s, {}).get(pt) for m in metrics])
+                    for pt in PROBE_TYPES
+                }
                 for s in SCENARIOS
             }
-            for key in METRIC_KEYS
+            for key in METRIC_KEYS + SHAM_KEYS
         }
+        for key in ("step_noise", "control_effectivity_std"):
+            cond[key] = {
+                pt: _stats([m.get(key, {}).get(pt) for m in metrics]) for pt in PROBE_TYPES
+            }
         control = [m.get("control_effectivity", {}) for m in metrics]
         cond["control_effectivity"] = {
             pt: _stats([c.get(pt) for c in control]) for pt in PROBE_TYPES
@@ -85,8 +94,18 @@ def _fmt(st: dict) -> str:
 def markdown(summary: dict) -> str:
     """The effectivity, control, excess, decay, R² and x-intercept tables."""
     lines = []
+    sham = any(cond["effectivity_item_specific"][s][pt]["n"] for cond in summary.values()
+               for s in SCENARIOS for pt in PROBE_TYPES)  # fmt: skip
     for key, title in [
         ("effectivity", "Effectivity (mean target log-prob gain per encounter)"),
+        *(
+            [
+                ("effectivity_item_specific", "Item-specific effectivity (gain minus sham gain)"),
+                ("effectivity_sham", "Sham gain (another set's passages injected, same probes)"),
+            ]
+            if sham
+            else []
+        ),
         ("decay_constant", "Decay constant a (R lost per decade of steps)"),
         ("r2", "R² of the fit of R against log10 t"),
         ("learnability_threshold", "x-intercept (log10 steps after the LAM)"),
@@ -120,6 +139,15 @@ def markdown(summary: dict) -> str:
                 for sc in SCENARIOS
             ]
             lines += [markdown_table(rows), ""]
+    rows = [
+        {"condition": name, "noise": what} | {pt: _fmt(cond[key][pt]) for pt in PROBE_TYPES}
+        for name, cond in summary.items()
+        for key, what in (
+            ("step_noise", "one probe's step-to-step std (plain steps)"),
+            ("control_effectivity_std", "std of the control's encounters"),
+        )
+    ]
+    lines += ["### Noise", "", markdown_table(rows), ""]
     return "\n".join(lines)
 
 
@@ -179,18 +207,25 @@ def verdicts(summary: dict) -> str:
         rows.append({"finding": "more pretraining does not raise effectivity (memorization, duplicate)",
                      "condition": "early / mid / late", "measured": " / ".join(_num(x) for x in v),
                      "holds": _yes(ok)})  # fmt: skip
-    if {"batch_small", "batch_large"} <= set(summary):
+    ex = summary[ref]["effectivity_item_specific"]
+    noise = summary[ref]["step_noise"]["memorization"]["mean"]
+    for sc in SCENARIOS:
+        e = ex[sc]["memorization"]["mean"]
+        ok = None if e is None or noise is None else e >= 5 * noise
+        rows.append({"finding": f"item-specific memorization effectivity ≥ 5 × step noise ({sc})",
+                     "condition": ref, "measured": f"{_num(e)} vs 5 × {_num(noise)}",
+                     "holds": _yes(ok)})  # fmt: skip
+    if {"batch_small", "mid"} <= set(summary):
         for key, what in (
             ("decay_constant", "faster forgetting"),
             ("effectivity", "higher effectivity"),
         ):
             s, b = (
-                _m(summary, c, key, "duplicate", "memorization")
-                for c in ("batch_small", "batch_large")
+                _m(summary, c, key, "duplicate", "memorization") for c in ("batch_small", "mid")
             )
             ok = None if None in (s, b) else s > b
             rows.append({"finding": f"small batch: {what} (memorization, duplicate)",
-                         "condition": "batch_small vs batch_large", "measured": f"{_num(s)} vs {_num(b)}",
+                         "condition": "batch_small vs mid", "measured": f"{_num(s)} vs {_num(b)}",
                          "holds": _yes(ok)})  # fmt: skip
     if {"size_large", "mid"} <= set(summary):
         s, b = (

@@ -20,9 +20,36 @@ from knowledge_dynamics.eval.metrics import (
 from knowledge_dynamics.eval.probe_log import read_probe_log
 from knowledge_dynamics.train.injection import SCENARIOS
 from knowledge_dynamics.train.schedule import retention_grid
+from labcore.errors import DataError
 from labcore.io import read_json, write_json
 
 METRIC_KEYS = ("effectivity", "decay_constant", "r2", "learnability_threshold")
+#: where an injection run keeps its sham control (``runner.SHAM_DIR``)
+SHAM_DIR = "sham"
+
+
+def _sham_trajectory(run: Path, measure: str, steps: np.ndarray, n_probes: int):
+    """The sham control's trajectory of the same probes at the same steps, or None."""
+    from knowledge_dynamics.eval.probe_log import PROBE_LOG
+
+    if not (run / SHAM_DIR / PROBE_LOG).is_file():
+        return None
+    log = read_probe_log(run / SHAM_DIR)
+    if log["steps"].tolist() != steps.tolist() or log[measure].shape[1] != n_probes:
+        raise DataError(f"{run / SHAM_DIR}: its probe log does not match the run's (steps/probes)")
+    return Trajectory(log["steps"], log[measure])
+
+
+def step_noise(traj: Trajectory, injections: list[int], window: int) -> float:
+    """Std of one probe's change over one update, at plain steps (outside every acquisition
+    window): the noise a single probe value carries from step to step."""
+    busy = {t for t_i in injections for t in range(t_i, t_i + window + 1)}
+    diffs = [
+        traj.at(s + 1) - traj.at(s)
+        for s in traj.steps.tolist()
+        if s + 1 in traj.index and s not in busy and s + 1 not in busy
+    ]
+    return float(np.std(np.concatenate(diffs))) if diffs else float("nan")
 
 
 def _clean(x):
@@ -49,6 +76,10 @@ def compute_metrics(run_dir: str | Path, cfg: AnalysisConfig | None = None) -> d
     item = np.array(meta["item"])
     ptype = np.array(meta["type"])
     out: dict = {k: {} for k in METRIC_KEYS}
+    sham = _sham_trajectory(run, measure, traj_all.steps, traj_all.values.shape[1])
+    if sham is not None:
+        out["effectivity_item_specific"] = {}
+        out["effectivity_sham"] = {}
     extra: dict = {
         "learnability_threshold_log10_tokens": {},
         "decay_constant_stderr": {},
@@ -71,6 +102,15 @@ def compute_metrics(run_dir: str | Path, cfg: AnalysisConfig | None = None) -> d
             extra["effectivity_by_injection"][scenario][pt] = [
                 filtered_mean(row, cfg.iqr_factor) for row in eff
             ]
+            if sham is not None:
+                # the same probes, steps and windows with another set's passages injected
+                eff_sham = effectivity(Trajectory(sham.steps, sham.values[:, cols]), inj, window)
+                out["effectivity_sham"][scenario][pt] = filtered_mean(
+                    eff_sham.ravel(), cfg.iqr_factor
+                )
+                out["effectivity_item_specific"][scenario][pt] = filtered_mean(
+                    (eff - eff_sham).ravel(), cfg.iqr_factor
+                )
             if cfg.fit_points == "all":
                 x, y = mean_retention_all(traj, inj, window, total, cfg.iqr_factor)
             else:
@@ -104,17 +144,25 @@ def compute_metrics(run_dir: str | Path, cfg: AnalysisConfig | None = None) -> d
         - {0}
     )
     extra["control_effectivity"] = {}
+    extra["control_effectivity_std"] = {}
     if once_items and others:
         for pt in PROBE_TYPES:
             cols = np.flatnonzero(np.isin(item, once_items) & (ptype == pt))
             traj = Trajectory(traj_all.steps, traj_all.values[:, cols])
             eff = effectivity(traj, others, window)
             extra["control_effectivity"][pt] = filtered_mean(eff.ravel(), cfg.iqr_factor)
+            extra["control_effectivity_std"][pt] = float(np.std(eff))
+    all_inj = sorted({t for v in plan["item_steps"].values() for t in v})
+    extra["step_noise"] = {
+        pt: step_noise(Trajectory(traj_all.steps, traj_all.values[:, ptype == pt]), all_inj, window)
+        for pt in PROBE_TYPES
+    }
     settings = {
         "measure": measure,
         "iqr_factor": cfg.iqr_factor,
         "fit_points": cfg.fit_points,
         "window": window,
+        "sham_control": sham is not None,
         "units": {
             "effectivity": "mean target-token log-prob gain",
             "decay_constant": "R lost per decade of steps",

@@ -61,12 +61,18 @@ def build_probes(items: list[KnowledgeItem], tokenizer, n_items: int | None = No
     return ProbeSet(np.array(item), np.array(ptype), np.array(kk), ids, np.array(n_t))
 
 
-def score_probes(model, probes: ProbeSet, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """``{measure: (n_probes,) float64}`` for all probes, batched by length."""
+def score_probes(
+    model, probes: ProbeSet, batch_size: int = 256, bf16: bool = False
+) -> dict[str, np.ndarray]:
+    """``{measure: (n_probes,) float64}`` for all probes, batched by length (``bf16``: autocast
+    the forward passes on CUDA)."""
+    from knowledge_dynamics.train.step import autocast
+
     was_training = model.training
     model.eval()
     try:
-        per_token = token_logprobs(model, probes.ids, batch_size=batch_size)
+        with autocast(next(model.parameters()).device, bf16):
+            per_token = token_logprobs(model, probes.ids, batch_size=batch_size)
     finally:
         model.train(was_training)
     out = {m: np.zeros(len(probes)) for m in MEASURES}

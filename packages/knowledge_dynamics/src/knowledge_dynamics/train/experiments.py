@@ -5,15 +5,17 @@ stream are shared, as in the paper where the data stream is identical for every 
 
 * ``early`` / ``mid`` / ``late``: stage comparison at the default batch (``mid`` also gives
   the probe-type and scenario comparisons);
-* ``batch_large`` / ``batch_small``: 16 rows vs 1 row from the mid checkpoint; the small
-  batch re-initialises AdamW as in the paper's batch-size experiment;
+* ``batch_small``: the mid checkpoint at 1/16 of the batch (paper: 2048 -> 128 rows), compared
+  with ``mid``; it re-initialises AdamW as in the paper's batch-size experiment (moments
+  warmed up at LR 0 first, ``inject.moment_warmup``);
 * ``lr_low``: an extension the paper did not run, the mid checkpoint at 1/4 of its LR;
 * ``size_large`` (only with ``--only``): a 4x wider, 2x deeper model pretrained the same way,
   mid checkpoint (the paper's 1B-vs-7B comparison, at toy scale).
 
 The experiments folder is a run folder; inside it every pretrained model is a ``pretrain``
 run (``pretrain``, ``pretrain-<model changes>``) and every condition x seed an ``inject``
-run (``<condition>/seed<k>``), each skipped when finished and resumed when interrupted.
+run (``<condition>/seed<k>``, with its sham control in ``<condition>/seed<k>/sham``), each
+skipped when finished and resumed when interrupted.
 """
 
 from __future__ import annotations
@@ -23,13 +25,19 @@ import time
 
 import numpy as np
 
-from knowledge_dynamics.config import CONDITIONS, ExperimentsJob
+from knowledge_dynamics.config import ExperimentsJob, condition_changes
 from knowledge_dynamics.data.knowledge import PROBE_TYPES
 from knowledge_dynamics.eval.plots import COLORS, save
 from knowledge_dynamics.report import markdown, summarize
 from knowledge_dynamics.train.injection import SCENARIOS
 from knowledge_dynamics.train.pretrain import pretrain, pretrain_config
-from knowledge_dynamics.train.runner import finish_inject, inject_config, open_run, run_inject
+from knowledge_dynamics.train.runner import (
+    finish_inject,
+    inject_config,
+    open_run,
+    run_control,
+    run_inject,
+)
 from labcore.io import write_json, write_text_atomic
 from labcore.rundir import RunDir
 
@@ -57,7 +65,7 @@ def run_experiments(job: ExperimentsJob, top: RunDir, device: str = "cpu") -> di
     # Seeds outer, conditions inner: if time runs out, every condition has the same seeds.
     for seed in range(job.seeds):
         for name in names:
-            stage, changes = CONDITIONS[name]
+            stage, changes = condition_changes(name, cfg)
             c = cfg.replace(**changes, seed=seed)
             tag, stages = stages_for(changes)
             label = f"{tag}/{stage}"  # relative to the experiments folder
@@ -71,6 +79,7 @@ def run_experiments(job: ExperimentsJob, top: RunDir, device: str = "cpu") -> di
                 continue
             t1 = time.perf_counter()
             run_inject(c, str(stages[stage]), sub, device=device)
+            run_control(c, str(stages[stage]), sub, device=device, label=label)
             finish_inject(sub, c)
             timings[f"{name}/seed{seed}_s"] = time.perf_counter() - t1
             top.print(f"{name} seed {seed}: {time.perf_counter() - t1:.0f}s")
@@ -105,7 +114,7 @@ def _plots(top: RunDir, summary: dict) -> None:
 
     groups = {
         "stage": ["early", "mid", "late"],
-        "batch": ["batch_large", "batch_small"],
+        "batch": ["mid", "batch_small"],
         "lr": ["mid", "lr_low"],
         "size": ["mid", "size_large"],
     }

@@ -6,10 +6,13 @@ every item's original passage is injected; at the later injection steps paraphra
 get paraphrase ``k-1`` and duplicate items the original again; once items are not repeated.
 
 Insertion: passage + EOS is put at the front of a row of the *global* batch and the row is
-cut from the end to the sequence length. Item ``j`` of a step goes into row ``j`` when the
-batch has a row per passage; otherwise passages are concatenated so that they fill as few
-rows as possible (paper: "fit into the available rows"), and if even that overflows the
-batch, rows holding only passages are added (``overflow="extend"``) or the run is refused.
+cut from the end to the sequence length, so the step keeps its size and the passages are a
+small share of its tokens (paper: 120 passages in 2048 rows of 2048 tokens, ~1.4%). Item ``j``
+of a step goes into row ``j`` when the batch has a row per passage; otherwise passages are
+concatenated so that they fill as few rows as possible (paper: "fit into the available
+rows"), whole passages first, else as one stream cut at row ends (also how a passage longer
+than a row is laid out). If even that overflows the batch the run is refused
+(``overflow="error"``), or rows holding only passages are added (``overflow="extend"``).
 """
 
 from __future__ import annotations
@@ -72,8 +75,44 @@ def make_plan(items: list[KnowledgeItem], n_items: int, cfg: InjectConfig) -> In
     return InjectionPlan(steps, n_items)
 
 
+def _next_fit(chunks: list[list[int]], seq_len: int) -> list[list[int]]:
+    """Whole chunks concatenated in order into rows of at most ``seq_len`` tokens."""
+    groups: list[list[int]] = []
+    cur: list[int] = []
+    for c in chunks:
+        if cur and len(cur) + len(c) > seq_len:
+            groups.append(cur)
+            cur = []
+        cur = cur + c
+    groups.append(cur)
+    return groups
+
+
+def pack_passages(
+    passages: list[list[int]], eos_id: int, batch: int, seq_len: int
+) -> list[list[int]]:
+    """The row prefixes that carry ``passages`` (+ EOS each), in as few rows as the rule allows.
+
+    One passage per row when there are enough rows and every passage fits a row (the paper's
+    case); else whole passages concatenated (next-fit); else, when that needs more rows than
+    ``batch``, or a passage is longer than a row, one stream of all passages cut at row ends.
+    More rows than ``batch`` come back only when even the stream does not fit (overflow).
+    """
+    chunks = [[*p, eos_id] for p in passages]
+    fits = all(len(c) <= seq_len for c in chunks)
+    if fits and len(chunks) <= batch:
+        return chunks
+    groups = _next_fit(chunks, seq_len) if fits else []
+    if fits and len(groups) <= batch:
+        return groups
+    stream = [t for c in chunks for t in c]
+    cut = [stream[i : i + seq_len] for i in range(0, len(stream), seq_len)]
+    # more rows than the batch either way (overflow): keep passages whole where they fit a row
+    return groups if fits and len(cut) > batch else cut
+
+
 def inject_rows(
-    rows: np.ndarray, passages: list[list[int]], eos_id: int, overflow: str = "extend"
+    rows: np.ndarray, passages: list[list[int]], eos_id: int, overflow: str = "error"
 ) -> np.ndarray:
     """Put tokenized passages (+ EOS) at the front of rows of a global batch.
 
@@ -81,43 +120,34 @@ def inject_rows(
         rows: ``(batch, seq_len)`` background token ids of this step.
         passages: token ids of each passage to inject (without EOS).
         eos_id: appended after each passage.
-        overflow: ``extend`` adds passage-only rows when the batch cannot hold them all;
-            ``error`` refuses.
+        overflow: ``error`` refuses when the passages do not fit into the batch's rows;
+            ``extend`` adds passage-only rows.
 
     Returns:
-        A new ``(batch', seq_len)`` array, ``batch' >= batch``.
+        A new ``(batch', seq_len)`` array; ``batch' == batch`` unless ``extend`` added rows.
     """
     batch, seq_len = rows.shape
-    chunks = [[*p, eos_id] for p in passages]
-    for j, c in enumerate(chunks):
-        if len(c) > seq_len:
-            raise DataError(
-                f"passage {j} of this step has {len(c)} tokens with EOS, more than model.seq_len {seq_len}"
-            )
-    if len(chunks) <= batch:
-        groups = [[c] for c in chunks]
-    else:  # concatenate passages so that they fill as few rows as possible (next-fit, in order)
-        groups, cur = [], []
-        for c in chunks:
-            if cur and sum(map(len, cur)) + len(c) > seq_len:
-                groups.append(cur)
-                cur = []
-            cur.append(c)
-        groups.append(cur)
+    groups = pack_passages(passages, eos_id, batch, seq_len)
     out = rows.copy()
     if len(groups) > batch:
         if overflow != "extend":
+            n_tok = sum(len(p) + 1 for p in passages)
             raise DataError(
-                f"{len(passages)} passages need {len(groups)} rows but the batch has {batch}; "
-                "raise inject.batch_size or set inject.overflow=extend"
+                f"{len(passages)} passages ({n_tok} tokens with EOS) need {len(groups)} rows of "
+                f"{seq_len} tokens but the batch has {batch}; raise inject.batch_size or set "
+                "inject.overflow=extend"
             )
         # Extra rows continue the background from the first rows (cut after the passages).
         extra = rows[np.arange(len(groups) - batch) % batch]
         out = np.concatenate([out, extra], axis=0)
-    for r, group in enumerate(groups):
-        prefix = [t for c in group for t in c]
+    for r, prefix in enumerate(groups):
         out[r] = np.asarray((prefix + out[r].tolist())[:seq_len], dtype=out.dtype)
     return out
+
+
+def passage_share(passages: list[list[int]], batch: int, seq_len: int) -> float:
+    """Passage tokens (with EOS) as a fraction of an injection step's ``batch * seq_len`` tokens."""
+    return sum(len(p) + 1 for p in passages) / (batch * seq_len)
 
 
 def shard_rows(batch: np.ndarray, rank: int, world: int) -> np.ndarray:
