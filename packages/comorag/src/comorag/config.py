@@ -31,6 +31,10 @@ class IndexConfig:
     """Build the knowledge graph of the veridical layer (``false`` skips the triple calls)."""
     triple_max_new_tokens: int = 80
     """New tokens per triple-extraction call."""
+    ground_triples: bool = True
+    """Drop triples whose subject or object their chunk does not mention (``false``: keep all, official)."""
+    link_mentions: bool = True
+    """Link every chunk to each entity whose name or alias it mentions (``false``: only through triples, official)."""
     synonym_threshold: float = 0.8
     """Cosine at or above which two entities get a synonym edge (official code: 0.8)."""
     synonym_max_per_node: int = 100
@@ -88,6 +92,11 @@ class LoopConfig:
     """Personalized PageRank damping."""
     passage_weight: float = 0.005
     """Reset weight of chunk nodes in PPR = dense score x this (official override)."""
+    ranking: Literal["rrf", "ppr"] = "rrf"
+    """Veridical order: ``rrf`` fuses the dense and the PPR chunk rankings by reciprocal rank
+    fusion; ``ppr`` is the PPR order alone (official HippoRAG 2 weighting)."""
+    rrf_k: int = 60
+    """Damping constant of reciprocal rank fusion."""
     pack: Literal["score", "story"] = "score"
     """``score`` fills budgets best-first (ours); ``story`` re-sorts by position first (official)."""
     hide_options: bool = True

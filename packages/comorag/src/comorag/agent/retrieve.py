@@ -2,7 +2,10 @@
 
 Veridical retrieval follows HippoRAG 2: facts matched to the query, an LLM fact filter,
 then personalized PageRank from the kept facts' entities (plus a small reset weight on
-dense-matched chunks); with no graph or no kept fact it falls back to dense retrieval.
+dense-matched chunks); by default that PPR ranking is fused with the dense chunk ranking
+by reciprocal rank fusion (``ranking="rrf"``), so a chunk the graph cannot reach keeps
+its dense rank; ``ranking="ppr"`` is the PPR order alone. With no graph or no kept fact
+it falls back to dense retrieval.
 The other layers are dense over their summaries. Packing fills each layer's token budget
 best-first by score (``pack="score"``) or, as the official code does, re-sorts the
 candidates into story order and stops at the first that does not fit (``pack="story"``).
@@ -19,6 +22,7 @@ from comorag.config import LoopConfig
 from comorag.index.graph import ppr_chunks
 from comorag.index.resources import Resources
 from comorag.index.store import Index
+from labcore.retrieval.fusion import reciprocal_rank_fusion
 
 LAYERS = ("veridical", "semantic", "episodic")
 
@@ -124,25 +128,47 @@ class Retriever:
             if not kept[qi]:
                 out.append(dense[qi][:k])
                 continue
-            norm = _minmax(row[top])
-            weights: dict[str, float] = {}
-            for j in kept[qi]:
-                fact = self.index.facts[int(top[j])]
-                for ent in (fact["subject"], fact["object"]):
-                    share = float(norm[j]) / max(1, self._entity_chunks.get(ent, 1))
-                    weights[ent] = weights.get(ent, 0.0) + share
-            dscores = np.array([u.score for u in dense[qi]])
-            dnorm = _minmax(dscores)
-            chunk_w = {
-                u.id: float(w) * self.cfg.passage_weight
-                for u, w in zip(dense[qi], dnorm, strict=True)
-            }
-            ranked = ppr_chunks(self.index.graph, weights, chunk_w, self.cfg.damping)
+            ranked = ppr_chunks(
+                self.index.graph,
+                self._seeds(row, top, kept[qi]),
+                self._passage_weights(dense[qi]),
+                self.cfg.damping,
+            )
             if not ranked:
                 out.append(dense[qi][:k])
                 continue
-            out.append([self._unit("veridical", cid, s) for cid, s in ranked[:k]])
+            if self.cfg.ranking == "rrf":
+                fused = reciprocal_rank_fusion(
+                    [
+                        [(str(u.id), u.score) for u in dense[qi]],
+                        [(str(cid), sc) for cid, sc in ranked],
+                    ],
+                    k=self.cfg.rrf_k,
+                )
+                ranked = [(int(cid), sc) for cid, sc in fused]
+            out.append([self._unit("veridical", cid, sc) for cid, sc in ranked[:k]])
         return out
+
+    def _seeds(self, fact_row: np.ndarray, top: np.ndarray, kept: list[int]) -> dict[str, float]:
+        """PPR reset weights of entities, as HippoRAG 2 sets them: fact scores min-max
+        normalised over *all* facts (so the 5th-best kept fact does not get weight 0),
+        and each kept fact's subject and object *assigned* (not summed) that score divided
+        by the number of chunks mentioning the entity, in rank order."""
+        norm = _minmax(fact_row)
+        weights: dict[str, float] = {}
+        for j in kept:
+            fact = self.index.facts[int(top[j])]
+            for ent in (fact["subject"], fact["object"]):
+                weights[ent] = float(norm[int(top[j])]) / max(1, self._entity_chunks.get(ent, 1))
+        return weights
+
+    def _passage_weights(self, dense_units: list[Unit]) -> dict[int, float]:
+        """Chunk reset weights: min-max normalised dense score x ``passage_weight``."""
+        dnorm = _minmax(np.array([u.score for u in dense_units]))
+        return {
+            u.id: float(w) * self.cfg.passage_weight
+            for u, w in zip(dense_units, dnorm, strict=True)
+        }
 
     def candidates(
         self, queries: list[str], layers: tuple[str, ...]

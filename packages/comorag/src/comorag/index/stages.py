@@ -20,7 +20,13 @@ from comorag import prompts
 from comorag.config import IndexConfig
 from comorag.index.chunking import chunk_file
 from comorag.index.episodic import window_size, windows
-from comorag.index.graph import add_synonym_edges, add_triples
+from comorag.index.graph import (
+    add_synonym_edges,
+    add_triples,
+    link_mentions,
+    name_words,
+    triple_grounded,
+)
 from comorag.index.resources import Resources
 from comorag.index.semantic import cluster
 from comorag.index.store import StageLog, save_graph, save_npy
@@ -113,9 +119,19 @@ def stage_kg(
     )
     graph = nx.Graph()
     facts: dict[str, dict] = {}
+    dropped = 0
     for c, ts in zip(chunks, triples, strict=True):
+        if cfg.ground_triples:
+            words = set(name_words(c["text"]))
+            kept = [t for t in ts if triple_grounded(t, words)]
+            dropped += len(ts) - len(kept)
+            ts = kept
         add_triples(graph, facts, c["id"], ts)
     entities = sorted(n[2:] for n, d in graph.nodes(data=True) if d.get("kind") == "entity")
+    graph.graph["ungrounded_triples_dropped"] = dropped
+    graph.graph["mention_edges"] = (
+        link_mentions(graph, chunks, entities) if cfg.link_mentions else 0
+    )
     entity_emb = res.embedder.encode(entities) if entities else np.zeros((0, res.embedder.dim))
     add_synonym_edges(graph, entities, entity_emb, cfg.synonym_threshold, cfg.synonym_max_per_node)
     fact_list = list(facts.values())
