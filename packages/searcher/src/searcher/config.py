@@ -13,7 +13,7 @@ from labcore.config import check_choices
 from labcore.errors import DataError
 
 IndexKind = Literal["bm25", "dense", "hybrid"]
-LearningsKind = Literal["extractive", "llm"]
+LearningsKind = Literal["paraphrased", "extractive", "llm"]
 DEFAULT_MODEL = "smollm2-135m-instruct"
 
 
@@ -39,8 +39,9 @@ class SynthConfig:
     """Share of the open questions held out for testing."""
     sft_closed: int = 120
     """Closed cold-start conversations written by the scripted expert."""
-    sft_open: int = 18
-    """Open cold-start conversations written by the scripted expert."""
+    sft_open: int = 60
+    """Open cold-start conversations written by the scripted expert (a third of the cold
+    start, as in the paper; open questions are replayed with their aspects reordered)."""
 
     def validate(self) -> None:
         for k, v in asdict(self).items():
@@ -101,8 +102,9 @@ class EnvConfig:
     """A running `searcher serve`, e.g. http://127.0.0.1:8000."""
     topk: int = 3
     """Passages or pages per query (3 in the paper)."""
-    learnings: LearningsKind = "extractive"
-    """How open-ended results become learnings: extractive (no LLM) or llm."""
+    learnings: LearningsKind = "paraphrased"
+    """How open-ended results become learnings: paraphrased (page sentences restated by a
+    deterministic paraphraser, no LLM), extractive (the sentences verbatim) or llm."""
     learnings_model: str = DEFAULT_MODEL
     """Chat model (name or folder) for `env.learnings llm`."""
 

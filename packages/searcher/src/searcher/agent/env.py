@@ -22,6 +22,8 @@ from searcher.data.corpus import passage_text
 from searcher.index import load_index_folder
 
 ABILITIES = ("closed", "open")
+#: How open-ended results become learnings.
+LEARNINGS = ("paraphrased", "extractive", "llm")
 
 
 class _LRU:
@@ -59,7 +61,9 @@ class SearchEnvironment:
         passages, passage_index: the closed-ended corpus and its labcore index.
         pages, page_index: the web-page cache and its index (may be empty/None).
         topk: passages or pages per query (3 in the paper).
-        learnings: ``"extractive"`` (no LLM) or ``"llm"`` (needs ``llm``).
+        learnings: ``"paraphrased"`` (the best-matching page sentences, restated by a
+            deterministic paraphraser; no LLM), ``"extractive"`` (those sentences verbatim)
+            or ``"llm"`` (needs ``llm``).
         llm: a labcore chat model for ``learnings="llm"``.
         cache_size: cached (query, topk) results per kind; 0 turns caching off.
     """
@@ -72,12 +76,12 @@ class SearchEnvironment:
         page_index=None,
         *,
         topk: int = 3,
-        learnings: str = "extractive",
+        learnings: str = "paraphrased",
         llm: ChatModel | None = None,
         num_learnings: int = 3,
         cache_size: int = 100_000,
     ) -> None:
-        check_choice("learnings", learnings, ("extractive", "llm"))
+        check_choice("learnings", learnings, LEARNINGS)
         if learnings == "llm" and llm is None:
             raise DataError("learnings='llm' needs a chat model")
         self.passages = {p["id"]: p["contents"] for p in passages}
@@ -86,7 +90,11 @@ class SearchEnvironment:
         self.page_index = page_index
         self.topk = topk
         self.learnings_kind = learnings
-        self.extractive = ExtractiveLearner([p["content"] for p in self.pages], num_learnings)
+        self.extractive = ExtractiveLearner(
+            [p["content"] for p in self.pages],
+            num_learnings,
+            paraphrased=learnings == "paraphrased",
+        )
         self.llm_learner = LLMLearner(llm, num_learnings) if llm is not None else None
         self._retrieve_cache = _LRU(cache_size)
         self._learn_cache = _LRU(cache_size)

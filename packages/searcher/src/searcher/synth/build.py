@@ -122,10 +122,16 @@ def synthesize(out: str | os.PathLike, cfg: SynthConfig | None = None) -> dict:
         if msgs is not None:
             coldstart.append({"id": q["id"], "ability": "closed", "messages": msgs})
             used.add(q["id"])
-    for q in o_train[: cfg.sft_open]:
-        msgs = open_trajectory(q, env)
+    # The paper's cold start is one third open-ended (60 of 180). There are fewer open
+    # questions than that, so each is played again with its aspects searched in another
+    # order (a different conversation with the same findings).
+    for i in range(cfg.sft_open if o_train else 0):
+        q, variant = o_train[i % len(o_train)], i // len(o_train)
+        k = variant % len(q["aspects"])
+        msgs = open_trajectory({**q, "aspects": q["aspects"][k:] + q["aspects"][:k]}, env)
         if msgs is not None:
-            coldstart.append({"id": q["id"], "ability": "open", "messages": msgs})
+            tag = q["id"] if variant == 0 else f"{q['id']}-v{variant}"
+            coldstart.append({"id": tag, "ability": "open", "messages": msgs})
     # RL keeps every open training question (they are few, as in O²-QA) and the closed ones
     # the SFT stage did not see.
     closed_keys = ("id", "question", "golden_answers", "hops")

@@ -8,7 +8,8 @@ shows up is dropped. The resulting conversations are the cold-start SFT data.
 
 from __future__ import annotations
 
-from searcher.agent.learnings import words
+import re
+
 from searcher.agent.protocol import initial_messages, render_observation
 
 _PHRASE = {
@@ -65,9 +66,15 @@ def closed_trajectory(q: dict, env) -> list[dict] | None:
     return messages
 
 
+_KEY = re.compile(r"\b(?:[A-Z][a-z]+|\d+)\b")
+
+
 def _supported(finding: str, evidence: str) -> bool:
-    w = set(words(finding))
-    return bool(w) and len(w & set(words(evidence))) / len(w) >= 0.9
+    """The evidence states the finding's names and numbers (the learnings restate sentences,
+    so their wording differs; what a fact is about and its value do not)."""
+    keys = set(_KEY.findall(finding)) - {"The"}
+    found = set(_KEY.findall(evidence))
+    return bool(keys) and keys <= found
 
 
 def open_trajectory(q: dict, env) -> list[dict] | None:
@@ -85,7 +92,8 @@ def open_trajectory(q: dict, env) -> list[dict] | None:
         obs = env.observe([queries], ["open"])[0]
         evidence += "\n" + obs
         messages.append({"role": "user", "content": render_observation(obs)})
-    # Findings are stated as the learnings state them, one bullet per supported fact.
+    # The expert states each supported fact in its own (the reference) wording, one bullet
+    # each: it rewrites what it learnt rather than copying the learnings.
     supported = [f for f in q["findings"] if _supported(f, evidence)]
     if len(supported) < 2:
         return None
