@@ -111,3 +111,15 @@ def test_cuda_batched_generation_and_seeding():
     # compared with one-at-a-time here; seeded sampling must still repeat exactly.
     sampled = llm.chat(CONVERSATIONS, max_new_tokens=MAX_NEW, temperature=1.0, seed=1)
     assert llm.chat(CONVERSATIONS, max_new_tokens=MAX_NEW, temperature=1.0, seed=1) == sampled
+
+
+def test_score_continuations_prefers_the_right_option(llm):
+    conv = user("Which is a colour? Options: A. table  B. blue. Reply with the letter.")
+    letters = llm.score_continuations(conv, [" A", " B"], prefill="ANSWER:")
+    assert len(letters) == 2 and all(x < 0 for x in letters)
+    texts = llm.score_continuations(user("The capital of France is"), [" Paris", " potato"])
+    assert texts[0] > texts[1]
+    # Scores are per continuation: the same call one at a time gives the same numbers.
+    alone = [llm.score_continuations(conv, [c], prefill="ANSWER:")[0] for c in (" A", " B")]
+    assert alone == pytest.approx(letters, abs=1e-4)
+    assert llm.score_continuations(conv, []) == []

@@ -113,6 +113,49 @@ class LocalChatModel(ChatModel):
             )
             yield from zip(chunk, texts, strict=True)
 
+    def score_continuations(
+        self,
+        conversation: Conversation,
+        continuations: Sequence[str],
+        *,
+        prefill: str = "",
+        batch_size: int | None = None,
+    ) -> list[float]:
+        """Summed log-probability of each continuation of the assistant's next turn.
+
+        The conversation is rendered with the chat template and a generation prompt,
+        ``prefill`` is written as the start of the assistant's reply (``"ANSWER:"``), and
+        each of ``continuations`` (``" A"``, ``" B"``, ...) is scored after it: one
+        forward pass per continuation, batched, no generation. Write continuations with
+        their leading space. Not cached (a forward pass is cheaper than a lookup key).
+        """
+        from labcore.metrics import token_logprobs
+
+        if not continuations:
+            return []
+        text = self.tokenizer.apply_chat_template(
+            conversation, tokenize=False, add_generation_prompt=True
+        )
+        prefix = self.tokenizer(text + prefill, add_special_tokens=False)["input_ids"]
+        seqs, spans = [], []
+        for cont in continuations:
+            full = self.tokenizer(text + prefill + cont, add_special_tokens=False)["input_ids"]
+            # Tokens can merge across the boundary; the continuation is everything after
+            # the longest common prefix with the rendered prompt.
+            common = 0
+            for a, b in zip(prefix, full, strict=False):
+                if a != b:
+                    break
+                common += 1
+            common = max(1, min(common, len(full) - 1))
+            seqs.append(full)
+            spans.append(len(full) - common)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        per_token = token_logprobs(
+            self.model, seqs, batch_size=batch_size or self.batch_size, pad_id=pad
+        )
+        return [float(lp[-n:].sum()) for lp, n in zip(per_token, spans, strict=True)]
+
     def encode(self, conversation: Conversation) -> list[int]:
         """Token ids of ``conversation`` rendered with the chat template, ready for the answer."""
         text = self.tokenizer.apply_chat_template(
