@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from transformers import StoppingCriteriaList
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteriaList
 
 from labcore.llm.stopping_criteria import StopStringsCriteria
 from searcher.agent.protocol import STOP_STRINGS, initial_messages
@@ -26,6 +26,37 @@ class Generated:
     ids: list[int]
     logprobs: list[float]
     text: str
+
+
+class SampledLogprobs(LogitsProcessor):
+    """Records the log-probability of each sampled token, one step at a time.
+
+    ``generate(output_logits=True)`` keeps every step's full-vocabulary logits until the end
+    (batch x tokens x vocabulary: about 160 GB for 256 rollouts of 2048 tokens over Qwen's
+    152k vocabulary). This processor keeps one step's log-softmax, and at the next step, when
+    the sampled token is known, only that token's entry. It runs before the sampling
+    warpers (transformers applies user processors first), so it sees raw scores and applies
+    the temperature itself.
+    """
+
+    def __init__(self, temperature: float) -> None:
+        self.temperature = temperature if temperature > 0 else 1.0
+        self.previous: torch.Tensor | None = None
+        self.chosen: list[torch.Tensor] = []
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.previous is not None:
+            self.chosen.append(self.previous.gather(1, input_ids[:, -1:]).squeeze(1))
+        self.previous = torch.log_softmax(scores.float() / self.temperature, dim=-1)
+        return scores
+
+    def logprobs(self, generated: torch.Tensor) -> torch.Tensor:
+        """``(batch, tokens)`` log-probabilities of ``generated`` (the new tokens)."""
+        steps = list(self.chosen)
+        if self.previous is not None and len(steps) < generated.shape[1]:
+            steps.append(self.previous.gather(1, generated[:, len(steps)].view(-1, 1)).squeeze(1))
+        self.previous = None
+        return torch.stack(steps, dim=1) if steps else torch.zeros(generated.shape[0], 0)
 
 
 class Policy:
@@ -117,6 +148,7 @@ class Policy:
         )
         was_training = self.model.training
         self.model.eval()
+        recorder = SampledLogprobs(temperature)
         try:
             res = self.model.generate(
                 input_ids=ids.to(device),
@@ -124,16 +156,15 @@ class Policy:
                 max_new_tokens=max_new_tokens,
                 pad_token_id=tok.pad_token_id,
                 stopping_criteria=StoppingCriteriaList([StopStringsCriteria(tok, stop, width)]),
+                logits_processor=LogitsProcessorList([recorder]),
                 return_dict_in_generate=True,
-                output_logits=True,
                 **options,
             )
         finally:
             self.model.train(was_training)
-        gen = res.sequences[:, width:].cpu()
-        logits = torch.stack(res.logits, dim=1).float().cpu()  # (B, T, V), raw
-        t = temperature if temperature > 0 else 1.0
-        logp = torch.log_softmax(logits / t, dim=-1).gather(-1, gen.unsqueeze(-1)).squeeze(-1)
+        gen = res.sequences[:, width:]
+        logp = recorder.logprobs(gen).cpu()
+        gen = gen.cpu()
         eos = set([tok.eos_token_id] if tok.eos_token_id is not None else [])
         outs = []
         for r in range(len(contexts)):
