@@ -64,6 +64,8 @@ def plot_curves(run) -> None:
 
 def run_pipeline(cfg: TrainConfig, run, data: TrainData, *, device: str = "cpu") -> dict:
     """Run every stage that has not run yet; returns the evaluation summaries by model."""
+    import torch
+
     from labcore.models import load_causal_lm
     from labcore.train import seed_everything
     from searcher.agent.env import SearchEnvironment
@@ -119,7 +121,8 @@ def run_pipeline(cfg: TrainConfig, run, data: TrainData, *, device: str = "cpu")
     # Each model is evaluated as soon as it exists, so an interrupted run keeps its numbers.
     sft_model = out / "sft" / "model"
     if data.coldstart is not None and not sft_model.is_dir():
-        model, tok = load_causal_lm(cfg.model, device=device)
+        # fp32 master weights; SFT autocasts to bf16 on CUDA, TRL's bf16 does the same.
+        model, tok = load_causal_lm(cfg.model, device=device, dtype=torch.float32)
         run_sft(
             model, tok, data.coldstart, out / "sft", cfg.sft, cfg.seed, log=log, on_step=sft_step
         )
@@ -127,7 +130,8 @@ def run_pipeline(cfg: TrainConfig, run, data: TrainData, *, device: str = "cpu")
     evaluate_model("sft", sft_model)
     grpo_model = out / "grpo" / "model"
     if not grpo_model.is_dir() and cfg.grpo.steps > 0:
-        model, tok = load_causal_lm(sft_model if sft_model.is_dir() else cfg.model, device=device)
+        start = sft_model if sft_model.is_dir() else cfg.model
+        model, tok = load_causal_lm(start, device=device, dtype=torch.float32)
         run_grpo(
             model,
             tok,

@@ -101,7 +101,10 @@ def run_sft(
             ids, labels = examples[i]
             inp = torch.tensor([ids], device=device)
             lab = torch.tensor([labels], device=device)
-            logits = model(input_ids=inp).logits[:, :-1].float()
+            # bf16 compute over fp32 master weights on CUDA (pure bf16 weights would lose
+            # most small updates to rounding); full precision on a CPU.
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                logits = model(input_ids=inp).logits[:, :-1].float()
             loss = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]),
                 lab[:, 1:].reshape(-1),
