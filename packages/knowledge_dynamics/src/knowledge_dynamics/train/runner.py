@@ -126,6 +126,9 @@ def run_inject(
     the control whose gain is what injection does to probes without their facts.
     """
     cfg.validate()
+    bf16 = cfg.inject.precision == "bf16"
+    if bf16 and not str(device).startswith("cuda"):  # refused before the run folder is made
+        raise DataError("inject.precision=bf16 needs a CUDA device (--device cuda)")
     run = (
         out
         if isinstance(out, RunDir)
@@ -134,9 +137,6 @@ def run_inject(
     out = run.path
     rank, world = dist_info(device)
     device = rank_device(device)
-    bf16 = cfg.inject.precision == "bf16"
-    if bf16 and not str(device).startswith("cuda"):
-        raise DataError("inject.precision=bf16 needs a CUDA device (--device cuda)")
     if (out / PROBE_LOG).is_file():
         return run  # the injection finished earlier with the same config
     seed_everything(cfg.seed)
