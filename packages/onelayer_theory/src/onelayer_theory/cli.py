@@ -14,9 +14,8 @@ import time
 from labcore.cli import App, Arg, Command, report_command
 from labcore.errors import DataError
 from onelayer_theory import __version__
-from onelayer_theory.config import PRESETS, RunConfig
+from onelayer_theory.config import PRESETS, RealModelConfig, RunConfig
 from onelayer_theory.experiments import EXPERIMENTS, build_runs, get_experiment
-from onelayer_theory.realmodel import RealModelConfig
 
 PACKAGE = "onelayer_theory"
 
