@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -213,3 +214,42 @@ def test_baselines_answer_in_one_call(index, make_res, scripted, reply):
         assert used <= LOOP.context_tokens
         layers = {r["layer"] for r in result.trace["retrieved"]}
         assert layers == {"veridical"} if kind == "naive" else layers <= {"veridical", "semantic"}
+
+
+def test_multiple_choice_by_log_probability(index, make_res, scripted, reply):
+    class Scoring(scripted):
+        """Scores continuations from a table: letters, '*' and option texts."""
+
+        def __init__(self, table, **kw):
+            super().__init__(reply, **kw)
+            self.table = table
+            self.scored = []
+
+        def score_continuations(self, conversation, continuations, *, prefill=""):
+            self.scored.append((prefill, list(continuations)))
+            return [self.table.get(c.strip(), -9.0) for c in continuations]
+
+    options = ["Eastport", "Ashford", "Kellmoor", "Greywater"]
+    llm = Scoring({"*": -0.1, "C": -0.5, "Ashford": -0.2})
+    loop, _ = _loop(index, make_res, llm, max_cycles=1)
+    result = loop.ask("Where did Mara die?", options)
+    # Step 0 may say '*' (it scored best), the last try may not: C wins there.
+    assert [s["answer"] for s in result.trace["steps"]] == ["*", "C"]
+    assert result.answer == "C" and "Answer" not in llm.roles()
+    assert llm.scored[0] == ("ANSWER:", [" A", " B", " C", " D", " *"])
+    assert [" A", " B", " C", " D"] in [c for _, c in llm.scored]  # no '*' at the last try
+    # The option texts were scored as a check; they disagree with the letter here.
+    info = json.loads(result.trace["steps"][1]["raw_answer"])
+    assert info["text_choice"] == "B" and info["agree"] is False
+    calls = [c for c in result.trace["calls"] if c["role"] == "answer"]
+    assert len(calls) == 2 and all(c["completion_tokens"] == 0 for c in calls)
+    # Baselines score too; --loop.mc_answer generate asks the model to write the letter.
+    retriever = Retriever(index, make_res(Scoring({"D": -0.1})), LOOP)
+    assert Baseline(retriever, LOOP, "naive").ask("Where?", options).answer == "D"
+    gen = dataclasses.replace(LOOP, mc_answer="generate")
+    llm = Scoring({"D": -0.1})
+    assert (
+        Baseline(Retriever(index, make_res(llm), gen), gen, "naive").ask("Where?", options).answer
+        == "B"
+    )
+    assert llm.scored == [] and llm.roles() == ["Answer"]

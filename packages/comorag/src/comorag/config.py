@@ -99,6 +99,10 @@ class LoopConfig:
     """Damping constant of reciprocal rank fusion."""
     pack: Literal["score", "story"] = "score"
     """``score`` fills budgets best-first (ours); ``story`` re-sorts by position first (official)."""
+    mc_answer: Literal["score", "generate"] = "score"
+    """Multiple choice: ``score`` picks the option letter (or ``*``) of highest log-probability
+    after a pre-filled ``ANSWER:`` when the model can score (local models; others generate);
+    ``generate`` lets the model write its ``ANSWER:`` line."""
     hide_options: bool = True
     """Keep multiple-choice options out of retrieval queries (paper intent; official code leaks them)."""
     star_at_step0_mc: bool = True

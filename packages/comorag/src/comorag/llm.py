@@ -152,14 +152,67 @@ class Agents:
             results[i] = fallback(last_output[i]) if fallback else None
         return results
 
-    def _record(self, role: str, conv: list[dict], out: str, attempt: int, parsed: bool) -> None:
+    def can_score(self) -> bool:
+        """Whether the model scores continuations (labcore's local model does)."""
+        return callable(getattr(self.llm, "score_continuations", None))
+
+    def choose(
+        self,
+        role: str,
+        conv: list[dict],
+        choices: list[str],
+        *,
+        allow_unknown: bool,
+        prefill: str = "ANSWER:",
+    ) -> tuple[str, dict]:
+        """A multiple-choice answer by log-probability instead of generation.
+
+        After the assistant's reply is pre-filled with ``prefill``, each option letter
+        (and ``*`` when ``allow_unknown``) is scored as its continuation; the best letter
+        is the answer. As a check, each option's text is scored the same way (mean
+        log-probability per token, so long options are not penalised); whether the two
+        agree is reported, the letter decides (it is what the prompt asks for).
+        Counted as one call with no completion tokens.
+        """
+        from comorag.prompts import LETTERS
+
+        start = time.perf_counter()
+        letters = list(LETTERS[: len(choices)]) + (["*"] if allow_unknown else [])
+        letter_lp = self.llm.score_continuations(conv, [f" {x}" for x in letters], prefill=prefill)
+        text_sum = self.llm.score_continuations(conv, [f" {c}" for c in choices], prefill=prefill)
+        text_lp = [
+            lp / max(1, self._count(" " + c)) for lp, c in zip(text_sum, choices, strict=True)
+        ]
+        self.cost.seconds += time.perf_counter() - start
+        self.cost.batches += 1
+        pick = letters[max(range(len(letters)), key=lambda i: letter_lp[i])]
+        by_text = LETTERS[max(range(len(choices)), key=lambda i: text_lp[i])]
+        info = {
+            "letter_logprobs": dict(zip(letters, map(float, letter_lp), strict=True)),
+            "text_logprobs": dict(zip(LETTERS, map(float, text_lp), strict=False)),
+            "text_choice": by_text,
+            "agree": pick == by_text,
+        }
+        self._record(role, conv, "", 0, True, output=f"{prefill} {pick}")
+        return pick, info
+
+    def _record(
+        self,
+        role: str,
+        conv: list[dict],
+        out: str,
+        attempt: int,
+        parsed: bool,
+        output: str | None = None,
+    ) -> None:
         prompt = sum(self._count(m["content"]) for m in conv)
         completion = self._count(out) if out else 0
         self.cost.calls += 1
         self.cost.prompt_tokens += prompt
         self.cost.completion_tokens += completion
         if self.keep_records:
-            self.cost.records.append(CallRecord(role, prompt, completion, out, attempt, parsed))
+            shown = out if output is None else output
+            self.cost.records.append(CallRecord(role, prompt, completion, shown, attempt, parsed))
 
     def reset(self) -> Cost:
         """Return the cost so far and start counting again."""

@@ -10,6 +10,7 @@ answer agent.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ class ComoRAG:
         allow_unknown: bool,
     ) -> tuple[str, str]:
         conv = prompts.answer_prompt(question, sections, choices, allow_unknown=allow_unknown)
+        if choices and self.cfg.mc_answer == "score" and self.agents.can_score():
+            letter, info = self.agents.choose("answer", conv, choices, allow_unknown=allow_unknown)
+            return letter, json.dumps(info)
         parse = prompts.parse_answer(choices)
         raw: list[str] = []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -36,8 +37,12 @@ class Baseline:
         summaries = [u for u in packed if u.layer == "semantic"]
         sections = {"veridical": format_units(chunks), "semantic": format_units(summaries)}
         conv = prompts.answer_prompt(question, sections, choices, allow_unknown=False)
-        parse = prompts.parse_answer(choices)
         raw: list[str] = []
+        if choices and self.cfg.mc_answer == "score" and agents.can_score():
+            answer, info = agents.choose("answer", conv, choices, allow_unknown=False)
+            raw.append(json.dumps(info))
+            return self._result(question, choices, packed, chunks, answer, raw, before, start)
+        parse = prompts.parse_answer(choices)
 
         def keep(text: str) -> str | None:
             raw.append(text)
@@ -55,6 +60,10 @@ class Baseline:
             answer = (raw[-1].strip().splitlines() or [""])[0][:100]
             if choices:
                 answer = prompts.match_choice(answer, choices, letters=False) or answer
+        return self._result(question, choices, packed, chunks, answer, raw, before, start)
+
+    def _result(self, question, choices, packed, chunks, answer, raw, before, start) -> Result:
+        agents = self.retriever.res.agents
         records = agents.cost.records[before:]
         prov = sorted({c for u in packed for c in u.chunks})
         trace = {
