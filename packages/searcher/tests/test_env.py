@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from labcore.llm import OpenAIChatModel
 from labcore.llm.fake_server import FakeOpenAIServer, chat_completion
 from searcher.agent.env import SearchEnvironment
@@ -46,6 +48,7 @@ def test_llm_learnings_and_cache(index_dir):
     assert any("Institute founded" in p for p in prompts)
 
 
+@pytest.mark.slow
 def test_paraphrased_learnings_restate_rather_than_copy(index_dir, bench, tiny_world):
     """The default learnings restate the page sentences (never a reference finding verbatim),
     keep their names and values, and the open reward is not maximised by copying the
