@@ -99,3 +99,37 @@ def test_mc_correct_and_rows():
     assert rows[0]["evidence_recall"] == 1.0 and rows[1]["correct"] == 1.0
     summary = summarise(rows)
     assert summary["contains"] == 1.0 and summary["mc_accuracy"] == 1.0
+
+
+def test_reasoning_prompt_and_final_answer_parser():
+    from comorag.prompts import answer_prompt, parse_final_answer
+
+    conv = answer_prompt(
+        "Where?",
+        {"veridical": "Mara died in Ashford."},
+        CHOICES,
+        allow_unknown=True,
+        style="reasoning",
+    )
+    user = conv[1]["content"]
+    assert "### Options Analysis" in user and "### Final Answer" in user and "*" in user
+    mc = parse_final_answer(CHOICES)
+    reply = "### Content Understanding\nA man...\n### Final Answer\nB. Ashford\n"
+    assert mc(reply) == "B"
+    assert mc("### Final Answer: D. Northreach") == "C"
+    assert mc("### Final Answer\n*") == "*"
+    assert mc("ANSWER: B") is None  # the reasoning layout needs its heading
+    free = parse_final_answer(None)
+    assert free("### Key Facts\n...\n### Final Answer\n\nAshford.") == "Ashford"
+
+
+def test_context_window_warning():
+    from comorag.config import PRESETS
+    from comorag.llm import context_warning
+
+    gpu = PRESETS["gpu"].loop
+    warning = context_warning(2048, gpu.context_tokens, gpu.answer_tokens)
+    assert warning.startswith("warning:") and "2048" in warning and "num_ctx" in warning
+    smoke = PRESETS["smoke"].loop
+    assert context_warning(2048, smoke.context_tokens, smoke.answer_tokens) is None
+    assert context_warning(None, 10**6, 10) is None

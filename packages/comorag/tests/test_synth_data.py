@@ -28,6 +28,9 @@ def test_synth_is_deterministic_and_spans_match(tmp_path):
         if "choices" in q:
             assert len(q["choices"]) == 4 and len(set(q["choices"])) == 4
             assert q["choices"][q["answer_index"]] == q["answers"][0]
+        if q["type"] == "event-order":
+            # The stem names the events (retrieval never sees the options).
+            assert all(c in q["question"] for c in q["choices"])
     # Multi-passage questions: evidence sentences far apart in the text.
     spread = [
         q["evidence"][-1]["start"] - q["evidence"][0]["end"]

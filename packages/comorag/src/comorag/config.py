@@ -99,6 +99,9 @@ class LoopConfig:
     """Damping constant of reciprocal rank fusion."""
     pack: Literal["score", "story"] = "score"
     """``score`` fills budgets best-first (ours); ``story`` re-sorts by position first (official)."""
+    answer_style: Literal["short", "reasoning"] = "short"
+    """``short``: one ``ANSWER:`` line; ``reasoning``: the official four reasoning sections
+    then ``### Final Answer`` (the ``gpu`` preset; needs a capable model and more tokens)."""
     mc_answer: Literal["score", "generate"] = "score"
     """Multiple choice: ``score`` picks the option letter (or ``*``) of highest log-probability
     after a pre-filled ``ANSWER:`` when the model can score (local models; others generate);
@@ -196,6 +199,14 @@ class LLMConfig:
     """Reuse earlier answers from the response cache ``<index>/llm_cache.sqlite``."""
     batch_size: int = 16
     """Conversations the local model generates at once."""
+    concurrency: int = 4
+    """Requests in flight at once to an ``openai:`` server (one batch of agent calls)."""
+    timeout: float = 60.0
+    """Seconds an ``openai:`` request may take (connect, read and write each)."""
+    context_window: int | None = None
+    """Tokens the server reads per request, when known (Ollama serves 2048 unless its
+    ``num_ctx`` is raised); a loop budget that does not fit prints a warning. Local models:
+    read from the model's config."""
 
     def validate(self) -> LLMConfig:
         kind, _, name = self.model.partition(":")
@@ -203,6 +214,10 @@ class LLMConfig:
             raise DataError(f"llm.model {self.model!r}: expected local:NAME or openai:MODEL")
         if self.batch_size < 1:
             raise DataError(f"llm.batch_size must be >= 1 (got {self.batch_size})")
+        if self.concurrency < 1 or self.timeout <= 0:
+            raise DataError("llm.concurrency must be >= 1 and llm.timeout > 0")
+        if self.context_window is not None and self.context_window < 256:
+            raise DataError(f"llm.context_window must be >= 256 (got {self.context_window})")
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
             raise DataError(f"llm.base_url {self.base_url!r}: expected http://... or https://...")
         return self
@@ -338,7 +353,8 @@ PRESETS: dict[str, Preset] = {
         IndexConfig(chunk_tokens=240, window_summary_tokens=500, triple_max_new_tokens=200),
         LoopConfig(
             context_tokens=6000,
-            answer_tokens=256,
+            answer_style="reasoning",
+            answer_tokens=1024,
             probe_tokens=200,
             encode_tokens=300,
             fuse_tokens=500,

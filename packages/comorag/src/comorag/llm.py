@@ -27,6 +27,8 @@ def make_llm(
     cache_path: str | Path | None = None,
     batch_size: int = 16,
     device: str | None = None,
+    concurrency: int = 4,
+    timeout: float = 60.0,
 ) -> ChatModel:
     """``local:NAME_OR_PATH`` (transformers) or ``openai:MODEL`` (any compatible server)."""
     kind, _, name = spec.partition(":")
@@ -37,7 +39,39 @@ def make_llm(
         from labcore.llm import LocalChatModel
 
         return LocalChatModel(name, device=device, batch_size=batch_size, cache=cache)
-    return OpenAIChatModel(name, base_url=base_url, cache=cache)
+    return OpenAIChatModel(
+        name, base_url=base_url, cache=cache, max_workers=concurrency, timeout=timeout
+    )
+
+
+#: Tokens an answer prompt needs besides the evidence (instructions, question, options).
+PROMPT_OVERHEAD = 300
+
+
+def context_warning(window: int | None, context_tokens: int, answer_tokens: int) -> str | None:
+    """A one-line warning when evidence budget + answer + prompt overhead exceed ``window``.
+
+    Budgets are counted in embedder tokens and the window in the LLM's, so this is an
+    estimate; a server that reads less silently drops the start of the prompt.
+    """
+    if window is None:
+        return None
+    need = context_tokens + answer_tokens + PROMPT_OVERHEAD
+    if need <= window:
+        return None
+    return (
+        f"warning: the LLM reads {window} tokens per request but the loop's budget needs "
+        f"about {need} (--loop.context_tokens {context_tokens} + --loop.answer_tokens "
+        f"{answer_tokens} + ~{PROMPT_OVERHEAD} of instructions); lower --loop.context_tokens "
+        "or raise the server's context (Ollama: num_ctx)"
+    )
+
+
+def model_window(llm: ChatModel) -> int | None:
+    """The context window of a local model, from its config; None when unknown."""
+    config = getattr(getattr(llm, "model", None), "config", None)
+    window = getattr(config, "max_position_embeddings", None)
+    return int(window) if isinstance(window, int) else None
 
 
 @dataclass

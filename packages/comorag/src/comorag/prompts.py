@@ -173,7 +173,13 @@ def answer_prompt(
     choices: list[str] | None,
     *,
     allow_unknown: bool,
+    style: str = "short",
 ) -> list[dict]:
+    """The answer agent's conversation. ``style="short"``: one ``ANSWER:`` line (what a
+    small model can write); ``"reasoning"``: the official layout, four headed sections
+    of reasoning and then ``### Final Answer`` (for capable models)."""
+    if style == "reasoning":
+        return _reasoning_answer_prompt(question, sections, choices, allow_unknown)
     titles = {
         "veridical": "Passages from the story",
         "semantic": "Topic summaries",
@@ -198,6 +204,59 @@ def answer_prompt(
         f"{body}\n\n{task}\n\nReply with one line in the form {fmt}.{unknown} "
         "Write numbers as words.",
     )
+
+
+REASONING_HEADINGS = {
+    False: ("Content Understanding", "Relevant Information Analysis", "Key Facts"),
+    True: ("Content Understanding", "Question Analysis", "Options Analysis"),
+}
+
+
+def _reasoning_answer_prompt(
+    question: str, sections: dict[str, str], choices: list[str] | None, allow_unknown: bool
+) -> list[dict]:
+    titles = {
+        "veridical": "Detail passages",
+        "semantic": "Semantic summaries",
+        "episodic": "Timeline summaries",
+        "historical": "Historical findings",
+    }
+    body = "\n\n".join(f"## {titles[k]}\n{v}" for k, v in sections.items() if v.strip())
+    heads = REASONING_HEADINGS[bool(choices)]
+    steps = "\n".join(f"### {h}\n<your analysis>" for h in heads)
+    if choices:
+        opts = "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices))
+        task = f"Question: {question}\nOptions:\n{opts}"
+        final = "the letter of the option that the evidence supports"
+    else:
+        task = f"Question: {question}"
+        final = "the shortest answer taken from the story, numbers written as words"
+    unknown = (
+        " If the evidence does not settle it, write * as the final answer."
+        if allow_unknown
+        else " Always commit to an answer."
+    )
+    return _conv(
+        "Answer agent. You read evidence retrieved from a long story and reason step by "
+        "step before answering; you use only the evidence.",
+        f"{body}\n\n{task}\n\nWrite these sections in order:\n{steps}\n"
+        f"### Final Answer\n<{final}>\n{unknown.strip()}",
+    )
+
+
+def parse_final_answer(choices: list[str] | None) -> callable:
+    """Parser for the reasoning layout: the first non-empty line after the last
+    ``### Final Answer`` heading (official), then as :func:`parse_answer`."""
+    short = parse_answer(choices)
+
+    def parse(text: str) -> str | None:
+        parts = re.split(r"#+\s*Final Answer\s*:?", text, flags=re.I)
+        if len(parts) < 2:
+            return None
+        lines = [ln.strip() for ln in parts[-1].splitlines() if ln.strip()]
+        return short(f"ANSWER: {lines[0]}") if lines else None
+
+    return parse
 
 
 def parse_answer(choices: list[str] | None) -> callable:

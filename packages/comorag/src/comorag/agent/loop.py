@@ -58,11 +58,21 @@ class ComoRAG:
         choices: list[str] | None,
         allow_unknown: bool,
     ) -> tuple[str, str]:
-        conv = prompts.answer_prompt(question, sections, choices, allow_unknown=allow_unknown)
-        if choices and self.cfg.mc_answer == "score" and self.agents.can_score():
+        style = self.cfg.answer_style
+        conv = prompts.answer_prompt(
+            question, sections, choices, allow_unknown=allow_unknown, style=style
+        )
+        if (
+            choices
+            and self.cfg.mc_answer == "score"
+            and style == "short"
+            and self.agents.can_score()
+        ):
             letter, info = self.agents.choose("answer", conv, choices, allow_unknown=allow_unknown)
             return letter, json.dumps(info)
-        parse = prompts.parse_answer(choices)
+        parse = (prompts.parse_final_answer if style == "reasoning" else prompts.parse_answer)(
+            choices
+        )
         raw: list[str] = []
 
         def keep_raw(text: str) -> str | None:
@@ -76,7 +86,11 @@ class ComoRAG:
             [conv],
             keep_raw,
             max_new_tokens=self.cfg.answer_tokens,
-            reminder=f"Reply with exactly one line: {fmt}",
+            reminder=(
+                "End with a '### Final Answer' section."
+                if style == "reasoning"
+                else f"Reply with exactly one line: {fmt}"
+            ),
         )
         if answer is None:
             # Still unparseable: '*' when allowed (try again with more evidence), else the

@@ -17,6 +17,8 @@ def make_agents(llm: LLMConfig, cache_dir: Path | None, device: str | None = Non
         cache_path=cache,
         batch_size=llm.batch_size,
         device=device,
+        concurrency=llm.concurrency,
+        timeout=llm.timeout,
     )
     return Agents(model)
 
@@ -54,5 +56,14 @@ def open_retriever(
 
     index = Index.load(index_dir)
     agents = make_agents(llm, Path(index_dir), device) if need_llm else Agents(NoLLM())
+    if need_llm:
+        import sys
+
+        from comorag.llm import context_warning, model_window
+
+        window = llm.context_window or model_window(agents.llm)
+        warning = context_warning(window, loop.context_tokens, loop.answer_tokens)
+        if warning:
+            print(warning, file=sys.stderr)
     res = make_resources(index.manifest["settings"]["embedder"], agents, device)
     return Retriever(index, res, loop)

@@ -36,13 +36,16 @@ class Baseline:
         chunks = [u for u in packed if u.layer == "veridical"]
         summaries = [u for u in packed if u.layer == "semantic"]
         sections = {"veridical": format_units(chunks), "semantic": format_units(summaries)}
-        conv = prompts.answer_prompt(question, sections, choices, allow_unknown=False)
+        style = self.cfg.answer_style
+        conv = prompts.answer_prompt(question, sections, choices, allow_unknown=False, style=style)
         raw: list[str] = []
-        if choices and self.cfg.mc_answer == "score" and agents.can_score():
+        if choices and self.cfg.mc_answer == "score" and style == "short" and agents.can_score():
             answer, info = agents.choose("answer", conv, choices, allow_unknown=False)
             raw.append(json.dumps(info))
             return self._result(question, choices, packed, chunks, answer, raw, before, start)
-        parse = prompts.parse_answer(choices)
+        parse = (prompts.parse_final_answer if style == "reasoning" else prompts.parse_answer)(
+            choices
+        )
 
         def keep(text: str) -> str | None:
             raw.append(text)
@@ -54,7 +57,11 @@ class Baseline:
             [conv],
             keep,
             max_new_tokens=self.cfg.answer_tokens,
-            reminder="Reply with exactly one line: ANSWER: <answer>",
+            reminder=(
+                "End with a '### Final Answer' section."
+                if style == "reasoning"
+                else "Reply with exactly one line: ANSWER: <answer>"
+            ),
         )
         if answer is None:
             answer = (raw[-1].strip().splitlines() or [""])[0][:100]

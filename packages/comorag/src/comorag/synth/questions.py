@@ -146,10 +146,15 @@ def questions_for(cfg: SynthConfig, world: World, rng: random.Random) -> list[di
         for key in sorted(groups):
             if groups[key]:
                 makers.append(groups[key].pop(0))
-    # Order questions: four events, which happened first.
+    # Order questions: four events, which happened first. Only events whose description
+    # is unique in the story, so the four options differ and each names one event.
     order_qs = []
     pool = [e for e in events if e.kind in ("move", "marry", "betray", "ally", "death")]
-    for _ in range(max(1, cfg.n_questions // 6)):
+    counts: dict[str, int] = {}
+    for e in pool:
+        counts[_describe(e)] = counts.get(_describe(e), 0) + 1
+    pool = [e for e in pool if counts[_describe(e)] == 1]
+    for _ in range(max(1, cfg.n_questions // 6) if len(pool) >= 4 else 0):
         picked = sorted(rng.sample(pool, 4), key=lambda e: e.index)
         order_qs.append(picked)
     questions: list[dict] = []
@@ -177,11 +182,14 @@ def questions_for(cfg: SynthConfig, world: World, rng: random.Random) -> list[di
         options = [_describe(e) for e in picked]
         shuffled = options[:]
         rng.shuffle(shuffled)
+        # The events are named in the question itself: retrieval never sees the options,
+        # and "which of these happened first?" alone would retrieve nothing useful.
+        listed = ", ".join(shuffled[:-1]) + f" or {shuffled[-1]}"
         questions.append(
             {
                 "id": f"q{len(questions):03d}",
                 "type": "event-order",
-                "question": "Which of these happened first in the story?",
+                "question": f"Which happened first in the story: {listed}?",
                 "choices": shuffled,
                 "answer_index": shuffled.index(options[0]),
                 "answers": [options[0]],
