@@ -258,3 +258,22 @@ def test_bad_file_is_a_data_error_naming_it(tmp_path, kind):
 def test_wrong_module_type_is_refused():
     with pytest.raises(TypeError, match="Encoder"):
         load_pretrained(torch.nn.Linear(2, 2), "x.pt")
+
+
+def test_stage_finetune_starts_from_an_official_file(micro_cfg, tmp_path):
+    """`train --stage finetune --checkpoint FILE` with a public-style file: weights land, report logged."""
+    from s4d_fer.train.pipeline import run_pipeline
+
+    path = tmp_path / "vit_official.pth"
+    state = official_pretraining()
+    torch.save({"model": state}, path)
+    run_pipeline(micro_cfg, tmp_path / "run", stage="finetune", checkpoint=str(path))
+    log = (tmp_path / "run" / "finetune" / "log.txt").read_text()
+    assert "loaded" in log and "0 mismatched" in log
+    assert not (tmp_path / "run" / "pretrain").exists()  # no pre-training of our own
+    # After one epoch of fine-tuning the embedding is still close to the file's, far from a fresh init.
+    tuned = torch.load(tmp_path / "run" / "finetune" / "model.pt", weights_only=False)
+    weights = tuned.get("state_dict", tuned.get("model", tuned))
+    key = next(k for k in weights if k.endswith("patch_embed.proj.weight"))
+    source = state["encoder.patch_embed.proj.weight"]
+    assert torch.allclose(weights[key].float(), source, atol=0.05)

@@ -229,7 +229,7 @@ app = App(
                     "--checkpoint",
                     type=str,
                     default=None,
-                    help="encoder.pt for --stage finetune, model.pt for --stage test",
+                    help="--stage finetune: our encoder.pt or a public VideoMAE / MAE-DFER / S4D ViT file; --stage test: model.pt",
                 ),
                 Arg(
                     "--folds",

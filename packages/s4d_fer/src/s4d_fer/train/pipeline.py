@@ -31,6 +31,7 @@ from labcore.train import (
 )
 from s4d_fer.config import RunConfig, as_dict
 from s4d_fer.eval.evaluate import run_test
+from s4d_fer.model.pretrained import load_pretrained
 from s4d_fer.train.checks import check_out, missing_inputs, needs_images
 from s4d_fer.train.inputs import Data, ensure_synth, load_data
 from s4d_fer.train.loaders import AlternatingLoader, make_loader
@@ -194,8 +195,9 @@ def run_finetune(ctx: Context, data: Data, encoder: Path | None, folder: Path) -
         cfg, len(data.video_fit.classes), image_classes, total, int(f.warmup_epochs * len(alt))
     )
     if encoder is not None:
-        fresh = module.model.load_pretrained(load_checkpoint(encoder)["encoder"])
-        run.print(f"finetune: loaded {encoder}; {len(fresh)} tensors start fresh (MoAE experts)")
+        # Our own encoder.pt and public VideoMAE / MAE-DFER / S4D files go through one mapper.
+        report = load_pretrained(module.model, encoder)
+        run.print(f"finetune: {report}")
     val_set = {"val": data.video_val, "test": data.video_test, "last": None}[f.select_on]
     val_loader = (
         make_loader(val_set, f.video_batch, train=False, workers=w, seed=seed) if val_set else None
