@@ -80,6 +80,7 @@ PRESETS: dict[str, dict] = {
         "finetune.video_batch": 16,
         "finetune.image_batch": 32,
         "finetune.lr": 4e-5,
+        "finetune.layer_decay": 0.75,
         "finetune.mixup": 0.8,
         "finetune.cutmix": 1.0,
         "finetune.warmup_epochs": 5.0,
