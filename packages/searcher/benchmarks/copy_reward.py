@@ -2,26 +2,15 @@
 the reference findings, for every open question of the default benchmark, with extractive
 and paraphrased learnings. Run: uv run --package searcher python packages/searcher/benchmarks/copy_reward.py"""
 
-from searcher.agent.env import SearchEnvironment
 from searcher.agent.rewards import open_ended_reward
-from searcher.index import BM25Index
+from searcher.synth.build import world_environment
 from searcher.synth.questions import open_questions
-from searcher.synth.texts import web_pages, wiki_passages
 from searcher.synth.world import make_world
 
 world = make_world(0, 4, 12, 20, 60, 16)
-passages, pages = wiki_passages(world), web_pages(world, 0)
 qs = open_questions(world)
 for kind in ("extractive", "paraphrased"):
-    env = SearchEnvironment(
-        passages,
-        BM25Index([p["contents"] for p in passages], [p["id"] for p in passages]),
-        pages,
-        BM25Index(
-            [f"{p['title']}\n{p['content']}" for p in pages], [str(i) for i in range(len(pages))]
-        ),
-        learnings=kind,
-    )
+    _, _, env = world_environment(world, 0, learnings=kind)
     rows = []
     for q in qs:
         obs = env.observe([q["aspects"]], ["open"])[0]

@@ -66,6 +66,25 @@ def existing_manifest(out: str | os.PathLike, cfg: SynthConfig) -> dict | None:
     )
 
 
+def world_environment(world, seed: int, **options) -> tuple[list, list, SearchEnvironment]:
+    """The world's wiki passages, web pages and an in-process BM25 search environment over them.
+
+    ``options`` go to :class:`SearchEnvironment` (e.g. ``learnings="extractive"``).
+    """
+    passages = wiki_passages(world)
+    pages = web_pages(world, seed)
+    env = SearchEnvironment(
+        passages,
+        BM25Index([p["contents"] for p in passages], [p["id"] for p in passages]),
+        pages,
+        BM25Index(
+            [f"{p['title']}\n{p['content']}" for p in pages], [str(i) for i in range(len(pages))]
+        ),
+        **options,
+    )
+    return passages, pages, env
+
+
 def synthesize(out: str | os.PathLike, cfg: SynthConfig | None = None) -> dict:
     """Build everything and write ``out``; returns the manifest.
 
@@ -79,16 +98,7 @@ def synthesize(out: str | os.PathLike, cfg: SynthConfig | None = None) -> dict:
     world = make_world(
         cfg.seed, cfg.n_countries, cfg.n_cities, cfg.n_orgs, cfg.n_people, cfg.n_events
     )
-    passages = wiki_passages(world)
-    pages = web_pages(world, cfg.seed)
-    env = SearchEnvironment(
-        passages,
-        BM25Index([p["contents"] for p in passages], [p["id"] for p in passages]),
-        pages,
-        BM25Index(
-            [f"{p['title']}\n{p['content']}" for p in pages], [str(i) for i in range(len(pages))]
-        ),
-    )
+    passages, pages, env = world_environment(world, cfg.seed)
 
     closed = closed_questions(world)
     rng = random.Random(cfg.seed + 2)
