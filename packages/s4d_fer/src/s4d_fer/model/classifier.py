@@ -56,11 +56,11 @@ class S4DClassifier(nn.Module):
         return float(sum(float(m.drop_rate) for m in layers) / len(layers)) if layers else 0.0
 
     def load_pretrained(self, encoder_state: dict[str, torch.Tensor]) -> list[str]:
-        """Load MAE encoder weights; returns the keys that start fresh (MoAE experts, heads)."""
-        encoder_state = {k: v for k, v in encoder_state.items() if not k.startswith("norm.")}
-        result = self.encoder.load_state_dict(encoder_state, strict=False)
-        if result.unexpected_keys:
-            raise ValueError(
-                f"pre-trained encoder has unexpected keys: {result.unexpected_keys[:5]}"
-            )
-        return list(result.missing_keys)
+        """Load MAE encoder weights; returns the encoder tensors that start fresh (MoAE experts).
+
+        The mapping is :func:`s4d_fer.model.pretrained.load_pretrained`'s (files go there too).
+        """
+        from s4d_fer.model.pretrained import load_pretrained
+
+        report = load_pretrained(self, encoder_state)
+        return [k for k in report.fresh if k.startswith("encoder.")]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import pickle
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,7 +170,7 @@ def read_state_dict(path: str | Path, *, trust_pickle: bool = False) -> dict[str
 
 def load_pretrained(
     model_or_encoder: nn.Module,
-    path: str | Path,
+    path: str | Path | Mapping[str, torch.Tensor],
     *,
     strict: bool = False,
     trust_pickle: bool = False,
@@ -182,7 +183,8 @@ def load_pretrained(
             the file's ``fc_norm`` when it has one (fine-tuned files).
         path: the checkpoint (``.pt``/``.pth``): a full pre-training model (``encoder.``
             prefix; the decoder is dropped), a bare encoder, or a fine-tuned model
-            (its head is dropped: class sets and label orders differ between repos).
+            (its head is dropped: class sets and label orders differ between repos);
+            or such a state dict already in memory.
         strict: refuse (``DataError``) unless every encoder tensor is loaded and every
             checkpoint tensor is used or deliberately dropped.
         trust_pickle: see :func:`read_state_dict`.
@@ -203,7 +205,10 @@ def load_pretrained(
             f"load_pretrained needs an Encoder or a module with an .encoder, "
             f"got {type(model_or_encoder).__name__}"
         )
-    source = read_state_dict(path, trust_pickle=trust_pickle)
+    if isinstance(path, Mapping):
+        source, path = dict(path), "<state dict>"
+    else:
+        source = read_state_dict(path, trust_pickle=trust_pickle)
     report = KeyMapReport(path=str(path))
     target = model_or_encoder.state_dict()
     encoder_keys = set(encoder.state_dict())
