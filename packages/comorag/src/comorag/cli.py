@@ -26,7 +26,7 @@ from comorag.config import (
     command_presets,
 )
 from comorag.data.convert import FORMATS
-from labcore.cli import App, Arg, Command, report_command
+from labcore.cli import App, Arg, Command
 from labcore.errors import DataError
 
 PACKAGE = "comorag"
@@ -275,6 +275,18 @@ def check_eval(args) -> None:
         raise DataError(f"--out {out}: is a file, not a folder")
 
 
+def check_report(args) -> None:
+    if args.options["bootstrap"] < 0:
+        raise DataError(f"--bootstrap must be >= 0 (got {args.options['bootstrap']})")
+
+
+def cmd_report(args) -> int:
+    from comorag.report import report
+
+    print(report(args.options["dirs"], args.options["bootstrap"]))
+    return 0
+
+
 def cmd_eval(args) -> int:
     from comorag.eval.run import run_eval
 
@@ -364,7 +376,24 @@ app = App(
             common=_DEVICE,
             check=check_eval,
         ),
-        report_command("comorag.report:report", help="the comparison table of eval run folders"),
+        Command(
+            "report",
+            cmd_report,
+            help="the comparison table of eval run folders (95% bootstrap intervals)",
+            out=None,
+            common=(),
+            args=[
+                Arg("dirs", nargs="+", type=str, help="run folders (or folders holding them)"),
+                Arg(
+                    "--bootstrap",
+                    type=int,
+                    # = comorag.report.BOOTSTRAP_RESAMPLES (not imported: --help stays fast)
+                    default=2000,
+                    help="bootstrap resamples over questions for the 95% intervals (0: none)",
+                ),
+            ],
+            check=check_report,
+        ),
     ],
 )
 main = app.main
