@@ -92,13 +92,17 @@ def cmd_synth(args) -> int:
 def check_convert(args) -> None:
     cfg = args.options
     src = Path(cfg["input"])
-    if not src.is_file():
+    novelqa = cfg["format"] == "novelqa"
+    if not (src.is_file() or (novelqa and src.is_dir())):
         raise DataError(f"--input {src}: file not found")
-    if cfg["format"] == "detectiveqa":
+    if cfg["format"] in ("detectiveqa", "novelqa"):
         if not cfg["text"]:
-            raise DataError("--text NOVEL.txt is required for --format detectiveqa")
-        if not Path(cfg["text"]).is_file():
-            raise DataError(f"--text {cfg['text']}: file not found")
+            raise DataError(f"--text NOVEL.txt is required for --format {cfg['format']}")
+        text = Path(cfg["text"])
+        if src.is_dir() and not text.is_dir():
+            raise DataError(f"--text {text}: must be the books folder when --input is a folder")
+        if not src.is_dir() and not text.is_file():
+            raise DataError(f"--text {text}: file not found")
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out}: exists and is not a folder")
@@ -316,12 +320,23 @@ app = App(
         Command(
             "convert",
             cmd_convert,
-            help="NarrativeQA / InfiniteBench / DetectiveQA -> text files + our question JSONL",
+            help="NarrativeQA / InfiniteBench / DetectiveQA / NovelQA -> text files + our "
+            "question JSONL",
             common=(),
             args=[
                 Arg("--format", type=str, required=True, choices=list(FORMATS)),
-                Arg("--input", type=str, required=True, help="the published file (JSON/JSONL)"),
-                Arg("--text", type=str, default=None, help="the novel's text (detectiveqa)"),
+                Arg(
+                    "--input",
+                    type=str,
+                    required=True,
+                    help="the published file (JSON/JSONL); novelqa: a book's JSON or their folder",
+                ),
+                Arg(
+                    "--text",
+                    type=str,
+                    default=None,
+                    help="the novel's text (detectiveqa, novelqa); novelqa: or the books folder",
+                ),
             ],
             check=check_convert,
         ),

@@ -1,4 +1,4 @@
-"""Readers of the published formats: NarrativeQA, InfiniteBench and DetectiveQA.
+"""Readers of the published formats: NarrativeQA, InfiniteBench, DetectiveQA and NovelQA.
 
 ``comorag convert`` turns the published formats into one text file per document plus
 our JSONL:
@@ -11,19 +11,30 @@ our JSONL:
   (dict letter -> text, or list), ``answer`` (letter) and optional ``clue_position`` /
   ``answer_position``, and the novel text in a separate file (``--text``). Field names
   follow the public release as we read it; check them against your copy.
+* NovelQA: one book's questions as a JSON file (``Data/.../B00.json``) and its text
+  (``Books/.../B00.txt``, ``--text``), or a folder of question files and a folder of
+  books paired by name. A question file is a list of questions or an object keyed by
+  question id; each has ``Question``, ``Options`` (dict letter -> text, or list),
+  ``Answer`` (a letter or the option's text), optional ``Aspect``, ``Complexity``
+  (``mh`` becomes our type ``multi-hop``) and ``Evidence`` / ``Evidences`` (quotes of
+  the book; each quote found in the text, whitespace aside, becomes an evidence span).
+  The test split hides its answers, so only questions with an ``Answer`` convert. Field
+  names follow the public release as we read it; check them against your copy.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from comorag.prompts import LETTERS
 from labcore.errors import DataError
 from labcore.io import iter_jsonl, read_json, write_jsonl, write_text_atomic
 
-FORMATS = ("narrativeqa", "infbench-qa", "infbench-mc", "detectiveqa")
+FORMATS = ("narrativeqa", "infbench-qa", "infbench-mc", "detectiveqa", "novelqa")
 """The ``--format`` values of ``comorag convert``."""
 
 
@@ -38,22 +49,152 @@ def _doc_name(text: str) -> str:
     return hashlib.sha1(text[:10000].encode("utf-8")).hexdigest()[:12]
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _choices(options, answer) -> tuple[list[str], int]:
+    """Options (dict letter -> text, or list) and the answer (letter or option text) as our
+    ``choices`` and ``answer_index``."""
+    if isinstance(options, dict):
+        keys = sorted(str(k).strip().upper() for k in options)
+        choices = [str(options[k]) for k in sorted(options, key=lambda k: str(k).strip().upper())]
+    else:
+        choices = [str(c) for c in options]
+        keys = list(LETTERS[: len(choices)])
+    text = str(answer).strip()
+    if text.upper() in keys:
+        return choices, keys.index(text.upper())
+    if text in choices:
+        return choices, choices.index(text)
+    # A leading label: "B.", "(B)", "B) Paris".
+    label = re.match(r"\(?([A-Za-z])(?:\)|\.|:|$)", text)
+    if label and label.group(1).upper() in keys:
+        return choices, keys.index(label.group(1).upper())
+    raise ValueError(f"answer {text!r} is neither an option letter nor an option's text")
+
+
+def _find_quote(text: str, quote: str) -> dict | None:
+    """The character span of ``quote`` in ``text`` (runs of whitespace may differ)."""
+    quote = quote.strip()
+    if not quote:
+        return None
+    start = text.find(quote)
+    if start >= 0:
+        return {"start": start, "end": start + len(quote), "text": quote}
+    match = re.search(r"\s+".join(map(re.escape, quote.split())), text)
+    if match is None:
+        return None
+    return {"start": match.start(), "end": match.end(), "text": match.group(0)}
+
+
+#: NovelQA ``Complexity`` codes -> our ``type`` (others are kept as written, lowercased).
+NOVELQA_TYPES = {"mh": "multi-hop", "sh": "single-hop", "dtl": "detail"}
+
+
+def _novelqa_pairs(path: Path, text: Path) -> list[tuple[Path, Path]]:
+    """(question file, book) pairs: one of each, or two folders paired by file name."""
+    if not path.is_dir():
+        return [(path, text)]
+    if not text.is_dir():
+        raise DataError(f"--text {text}: must be the books folder when --input is a folder")
+    pairs = []
+    for qfile in sorted(path.glob("*.json")):
+        book = text / f"{qfile.stem}.txt"
+        if not book.is_file():
+            raise DataError(f"{qfile}: no book {book}")
+        pairs.append((qfile, book))
+    if not pairs:
+        raise DataError(f"--input {path}: holds no .json question file")
+    return pairs
+
+
+def _novelqa_question(rec: dict, novel: str, qid: str, stats: dict) -> dict:
+    """One NovelQA record as our question (KeyError/TypeError/ValueError when malformed)."""
+    choices, idx = _choices(rec["Options"], rec["Answer"])
+    quotes = rec.get("Evidence", rec.get("Evidences")) or []
+    quotes = [quotes] if isinstance(quotes, str) else [str(q) for q in quotes]
+    spans = [span for span in (_find_quote(novel, q) for q in quotes) if span]
+    stats["evidence_quotes"] = stats.get("evidence_quotes", 0) + len(quotes)
+    stats["evidence_found"] = stats.get("evidence_found", 0) + len(spans)
+    complexity = str(rec.get("Complexity", "")).strip().lower()
+    q = {
+        "id": qid,
+        "question": rec["Question"],
+        "choices": choices,
+        "answer_index": idx,
+        "answers": [choices[idx]],
+        "type": NOVELQA_TYPES.get(complexity, complexity),
+        "aspect": str(rec.get("Aspect", "")),
+        "complexity": complexity,
+    }
+    if spans:
+        q["evidence"] = spans
+    return q
+
+
+def _novelqa(path: Path, text: Path, stats: dict) -> Iterator[tuple[str, str, dict]]:
+    """(book name, book text, question) for every NovelQA question."""
+    for qfile, book in _novelqa_pairs(path, text):
+        data = read_json(qfile)
+        if isinstance(data, dict):
+            items = list(data.items())
+        elif isinstance(data, list):
+            items = [
+                (rec.get("QID", n) if isinstance(rec, dict) else n, rec)
+                for n, rec in enumerate(data, start=1)
+            ]
+        else:
+            raise DataError(
+                f"{qfile}: not in the novelqa format (a list or an object of questions)"
+            )
+        novel = _read_text(book)
+        for qid, rec in items:
+            if isinstance(rec, dict) and rec.get("Answer") is None and "Options" in rec:
+                raise DataError(
+                    f"{qfile}: question {qid} has no Answer (the NovelQA test split hides "
+                    "its answers; convert a split that has them)"
+                )
+            try:
+                if not isinstance(rec, dict):
+                    raise TypeError("a question must be an object")
+                q = _novelqa_question(rec, novel, f"{book.stem}-{qid}", stats)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DataError(
+                    f"{qfile}: question {qid}: not in the novelqa format "
+                    f"({type(exc).__name__}: {exc})"
+                ) from None
+            yield book.stem, novel, q
+
+
 def convert(fmt: str, path: str | Path, out: str | Path, text: str | Path | None = None) -> dict:
     """Write ``out/docs/<doc>.txt`` and ``out/<doc>.questions.jsonl``; returns counts."""
     path, out = Path(path), Path(out)
-    records = _read_records(path)
     docs: dict[str, str] = {}
     questions: dict[str, list[dict]] = {}
+    stats: dict[str, int] = {}
 
     def add(doc_text: str, q: dict, doc_id: str | None = None) -> None:
         name = doc_id or _doc_name(doc_text)
         docs.setdefault(name, doc_text)
         qs = questions.setdefault(name, [])
         q.setdefault("id", f"{name}-{len(qs)}")
-        if not str(q["question"]).strip():
-            raise DataError(f"{path}: question {q['id']} is empty")
+        if not isinstance(q["question"], str) or not q["question"].strip():
+            raise DataError(f"{path}: question {q['id']} is empty or not a string")
         qs.append(q)
 
+    if fmt == "novelqa":
+        if text is None:
+            raise DataError("--text BOOK.txt (or the books folder) is required for novelqa")
+        for name, novel, q in _novelqa(path, Path(text), stats):
+            add(novel, q, name)
+    records = [] if fmt == "novelqa" else _read_records(path)
+    novel = None
     for n, rec in enumerate(records, start=1):
         where = f"{path}: record {n}"
         try:
@@ -81,15 +222,9 @@ def convert(fmt: str, path: str | Path, out: str | Path, text: str | Path | None
             elif fmt == "detectiveqa":
                 if text is None:
                     raise DataError("--text NOVEL.txt is required for detectiveqa")
-                options = rec["options"]
-                if isinstance(options, dict):
-                    keys = sorted(options)
-                    choices = [options[k] for k in keys]
-                    idx = keys.index(str(rec["answer"]).strip()[:1])
-                else:
-                    choices = list(options)
-                    idx = LETTERS.index(str(rec["answer"]).strip()[:1])
-                novel = Path(text).read_text(encoding="utf-8")
+                choices, idx = _choices(rec["options"], rec["answer"])
+                if novel is None:
+                    novel = _read_text(Path(text))
                 add(
                     novel,
                     {
@@ -101,17 +236,20 @@ def convert(fmt: str, path: str | Path, out: str | Path, text: str | Path | None
                     Path(text).stem,
                 )
             else:
-                raise DataError(
-                    f"--format must be narrativeqa, infbench-qa, infbench-mc or "
-                    f"detectiveqa (got {fmt!r})"
-                )
+                raise DataError(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})")
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(
                 f"{where}: not in the {fmt} format ({type(exc).__name__}: {exc})"
             ) from None
+    if not docs:
+        raise DataError(f"{path}: no questions")
     for name, doc in docs.items():
         write_text_atomic(out / "docs" / f"{name}.txt", doc)
         write_jsonl(out / f"{name}.questions.jsonl", questions[name])
-    summary = {"documents": len(docs), "questions": sum(len(q) for q in questions.values())}
+    summary = {
+        "documents": len(docs),
+        "questions": sum(len(q) for q in questions.values()),
+        **stats,
+    }
     write_text_atomic(out / "convert.json", json.dumps(summary) + "\n")
     return summary
