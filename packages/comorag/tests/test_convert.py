@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -130,3 +131,64 @@ def _edit(path, change):
     records = json.loads(path.read_text())
     change(records)
     path.write_text(json.dumps(records))
+
+
+def _nqa_line(doc_id, text, question):
+    record = {
+        "document": {"id": doc_id, "text": text},
+        "question": {"text": question},
+        "answers": [{"text": "x"}],
+    }
+    return json.dumps(record) + "\n"
+
+
+def test_narrativeqa_streams_and_writes_each_document_once(tmp_path, monkeypatch):
+    # The package's `convert` is the function; the module is reached by its full name.
+    module = importlib.import_module("comorag.data.convert")
+
+    book = "A long book. " * 1000
+    lines = [
+        _nqa_line("d1", book, "q1?"),
+        _nqa_line("d1", book, "q2?"),
+        _nqa_line("../d2", "Another book.", "q3?"),
+        _nqa_line("d1", book, "q4?"),
+    ]
+    src = tmp_path / "nqa.jsonl"
+    src.write_text("".join(lines))
+    read, written = [], []
+    real_iter, real_write = module.iter_jsonl, module.write_document
+
+    def counting_iter(path):
+        for rec in real_iter(path):
+            read.append(rec)
+            yield rec
+
+    def counting_write(path, text):
+        written.append((path.name, len(read)))  # records read when the document is written
+        real_write(path, text)
+
+    monkeypatch.setattr(module, "iter_jsonl", counting_iter)
+    monkeypatch.setattr(module, "write_document", counting_write)
+    out = tmp_path / "out"
+    assert convert("narrativeqa", src, out) == {"documents": 2, "questions": 4}
+    # Each document once, as soon as its first record is read (not after the whole file).
+    assert written == [("d1.txt", 1), ("_d2.txt", 3)]
+    assert sorted(p.name for p in (out / "docs").iterdir()) == ["_d2.txt", "d1.txt"]
+    assert (out / "docs" / "d1.txt").read_text() == book
+    qs = load_questions(out / "d1.questions.jsonl")
+    assert [q["id"] for q in qs] == ["d1-0", "d1-1", "d1-2"]
+    assert [q["question"] for q in qs] == ["q1?", "q2?", "q4?"]
+    assert [q["id"] for q in load_questions(out / "_d2.questions.jsonl")] == ["_d2-0"]
+
+    # A bad record after documents were written: `out` keeps the previous convert's files,
+    # and no staging folder is left behind.
+    before = sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*") if p.is_file())
+    src.write_text("".join([_nqa_line("d3", "New book.", "q?"), '{"document": {}}\n']))
+    with pytest.raises(DataError, match=r"nqa\.jsonl: record 2: not in the narrativeqa format"):
+        convert("narrativeqa", src, out)
+    after = sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*") if p.is_file())
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nqa.jsonl", "out"]
+    with pytest.raises(DataError, match="record 2"):
+        convert("narrativeqa", src, tmp_path / "new" / "out")
+    assert not (tmp_path / "new").exists()

@@ -26,23 +26,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from comorag.prompts import LETTERS
 from labcore.errors import DataError
-from labcore.io import iter_jsonl, read_json, write_jsonl, write_text_atomic
+from labcore.io import iter_jsonl, read_json, write_text_atomic
 
 FORMATS = ("narrativeqa", "infbench-qa", "infbench-mc", "detectiveqa", "novelqa")
 """The ``--format`` values of ``comorag convert``."""
-
-
-def _read_records(path: Path) -> list[dict]:
-    if path.suffix == ".json":
-        data = read_json(path)
-        return data if isinstance(data, list) else data.get("data", [data])
-    return list(iter_jsonl(path))
 
 
 def _doc_name(text: str) -> str:
@@ -172,42 +168,32 @@ def _novelqa(path: Path, text: Path, stats: dict) -> Iterator[tuple[str, str, di
             yield book.stem, novel, q
 
 
-def convert(fmt: str, path: str | Path, out: str | Path, text: str | Path | None = None) -> dict:
-    """Write ``out/docs/<doc>.txt`` and ``out/<doc>.questions.jsonl``; returns counts."""
-    path, out = Path(path), Path(out)
-    docs: dict[str, str] = {}
-    questions: dict[str, list[dict]] = {}
-    stats: dict[str, int] = {}
+def _records(path: Path) -> Iterator[dict]:
+    """The records of a JSONL file, one at a time, or of a JSON list."""
+    if path.suffix == ".json":
+        data = read_json(path)
+        yield from data if isinstance(data, list) else data.get("data", [data])
+    else:
+        yield from iter_jsonl(path)
 
-    def add(doc_text: str, q: dict, doc_id: str | None = None) -> None:
-        name = doc_id or _doc_name(doc_text)
-        docs.setdefault(name, doc_text)
-        qs = questions.setdefault(name, [])
-        q.setdefault("id", f"{name}-{len(qs)}")
-        if not isinstance(q["question"], str) or not q["question"].strip():
-            raise DataError(f"{path}: question {q['id']} is empty or not a string")
-        qs.append(q)
 
+def _questions(
+    fmt: str, path: Path, text: Path | None, stats: dict
+) -> Iterator[tuple[str | None, str, dict]]:
+    """(document id or None, document text, question) for every record, in file order."""
     if fmt == "novelqa":
-        if text is None:
-            raise DataError("--text BOOK.txt (or the books folder) is required for novelqa")
-        for name, novel, q in _novelqa(path, Path(text), stats):
-            add(novel, q, name)
-    records = [] if fmt == "novelqa" else _read_records(path)
+        yield from _novelqa(path, text, stats)
+        return
     novel = None
-    for n, rec in enumerate(records, start=1):
-        where = f"{path}: record {n}"
+    for n, rec in enumerate(_records(path), start=1):
         try:
             if fmt == "narrativeqa":
                 doc = rec["document"]
-                add(
-                    doc["text"],
-                    {
-                        "question": rec["question"]["text"],
-                        "answers": [a["text"] for a in rec["answers"]],
-                    },
-                    str(doc.get("id")) if doc.get("id") else None,
-                )
+                q = {
+                    "question": rec["question"]["text"],
+                    "answers": [a["text"] for a in rec["answers"]],
+                }
+                item = (str(doc["id"]) if doc.get("id") else None, doc["text"], q)
             elif fmt in ("infbench-qa", "infbench-mc"):
                 answers = rec["answer"] if isinstance(rec["answer"], list) else [rec["answer"]]
                 q = {
@@ -218,38 +204,84 @@ def convert(fmt: str, path: str | Path, out: str | Path, text: str | Path | None
                 if fmt == "infbench-mc":
                     q["choices"] = list(rec["options"])
                     q["answer_index"] = q["choices"].index(q["answers"][0])
-                add(rec["context"], q)
-            elif fmt == "detectiveqa":
-                if text is None:
-                    raise DataError("--text NOVEL.txt is required for detectiveqa")
+                item = (None, rec["context"], q)
+            else:  # detectiveqa
                 choices, idx = _choices(rec["options"], rec["answer"])
                 if novel is None:
-                    novel = _read_text(Path(text))
-                add(
-                    novel,
-                    {
-                        "question": rec["question"],
-                        "choices": choices,
-                        "answer_index": idx,
-                        "answers": [choices[idx]],
-                    },
-                    Path(text).stem,
-                )
-            else:
-                raise DataError(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})")
-        except (KeyError, TypeError, ValueError) as exc:
+                    novel = _read_text(text)
+                q = {
+                    "question": rec["question"],
+                    "choices": choices,
+                    "answer_index": idx,
+                    "answers": [choices[idx]],
+                }
+                item = (text.stem, novel, q)
+            if not isinstance(item[1], str):
+                raise TypeError("the document text must be a string")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(
-                f"{where}: not in the {fmt} format ({type(exc).__name__}: {exc})"
+                f"{path}: record {n}: not in the {fmt} format ({type(exc).__name__}: {exc})"
             ) from None
-    if not docs:
-        raise DataError(f"{path}: no questions")
-    for name, doc in docs.items():
-        write_text_atomic(out / "docs" / f"{name}.txt", doc)
-        write_jsonl(out / f"{name}.questions.jsonl", questions[name])
-    summary = {
-        "documents": len(docs),
-        "questions": sum(len(q) for q in questions.values()),
-        **stats,
-    }
+        yield item
+
+
+def _stage_root(out: Path) -> Path:
+    """The nearest existing folder above ``out``: the staging folder goes there, so the
+    finished files are renamed, not copied, into ``out``."""
+    root = out.absolute().parent
+    while not root.is_dir():
+        root = root.parent
+    return root
+
+
+def convert(fmt: str, path: str | Path, out: str | Path, text: str | Path | None = None) -> dict:
+    """Write ``out/docs/<doc>.txt`` and ``out/<doc>.questions.jsonl``; returns counts.
+
+    Records are read one at a time (a JSONL file never sits in memory whole) and each
+    document is written once, when its first question arrives: NarrativeQA repeats the
+    whole book on every question's line. Everything goes to a staging folder beside
+    ``out`` and moves into ``out`` only when every record was read, so bad input leaves
+    ``out`` as it was; ``convert.json`` is written last.
+    """
+    path, out = Path(path), Path(out)
+    if fmt not in FORMATS:
+        raise DataError(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})")
+    if fmt in ("detectiveqa", "novelqa") and text is None:
+        raise DataError(f"--text NOVEL.txt is required for {fmt}")
+    stats: dict[str, int] = {}
+    counts: dict[str, int] = {}  # questions written per document, in order of first sight
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.convert-", dir=_stage_root(out)))
+    try:
+        (staging / "docs").mkdir()
+        for doc_id, doc_text, q in _questions(
+            fmt, path, None if text is None else Path(text), stats
+        ):
+            # A document id becomes a file name: nothing in it may leave the folder.
+            name = re.sub(r"[^\w.-]", "_", doc_id).lstrip(".") if doc_id else ""
+            name = name or _doc_name(doc_text)
+            if name not in counts:
+                write_document(staging / "docs" / f"{name}.txt", doc_text)
+                counts[name] = 0
+            q.setdefault("id", f"{name}-{counts[name]}")
+            if not isinstance(q["question"], str) or not q["question"].strip():
+                raise DataError(f"{path}: question {q['id']} is empty or not a string")
+            with open(staging / f"{name}.questions.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(q, ensure_ascii=False) + "\n")
+            counts[name] += 1
+        if not counts:
+            raise DataError(f"{path}: no questions")
+        (out / "docs").mkdir(parents=True, exist_ok=True)
+        for name in counts:
+            os.replace(staging / "docs" / f"{name}.txt", out / "docs" / f"{name}.txt")
+            os.replace(staging / f"{name}.questions.jsonl", out / f"{name}.questions.jsonl")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    summary = {"documents": len(counts), "questions": sum(counts.values()), **stats}
     write_text_atomic(out / "convert.json", json.dumps(summary) + "\n")
     return summary
+
+
+def write_document(path: Path, text: str) -> None:
+    """One document's text file (a module function, so tests can count the writes)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
