@@ -11,6 +11,18 @@ from comorag.index.build import build_index
 from comorag.index.store import Index
 from comorag.llm import make_llm
 
+#: One cycle with short generations: a few real calls of the bundled model.
+TINY_LOOP = LoopConfig(
+    context_tokens=200,
+    max_cycles=1,
+    answer_tokens=8,
+    probe_tokens=16,
+    encode_tokens=12,
+    fuse_tokens=12,
+    filter_tokens=12,
+    format_retries=0,
+)
+
 
 @pytest.mark.slow
 def test_index_and_ask_with_the_bundled_model(story_file, tmp_path, make_res):
@@ -24,15 +36,7 @@ def test_index_and_ask_with_the_bundled_model(story_file, tmp_path, make_res):
     )
     index = Index.load(tmp_path / "idx")
     assert len(index.chunks) == 3 and index.episodic and index.semantic
-    loop_cfg = LoopConfig(
-        context_tokens=200,
-        max_cycles=1,
-        answer_tokens=8,
-        probe_tokens=16,
-        encode_tokens=12,
-        fuse_tokens=12,
-        format_retries=0,
-    )
+    loop_cfg = TINY_LOOP
     loop = ComoRAG(Retriever(index, res, loop_cfg), loop_cfg)
     result = loop.ask("Where did Mara die?")
     assert isinstance(result.answer, str) and result.answer
@@ -83,16 +87,7 @@ def test_knowledge_graph_index_and_ask_with_the_bundled_model(story_file, tmp_pa
         if data.get("kind") == "entity":
             assert any(nb.startswith("c:") for nb in index.graph.neighbors(node)), node
 
-    loop_cfg = LoopConfig(
-        context_tokens=200,
-        max_cycles=1,
-        answer_tokens=8,
-        probe_tokens=16,
-        encode_tokens=12,
-        fuse_tokens=12,
-        filter_tokens=12,
-        format_retries=0,
-    )
+    loop_cfg = TINY_LOOP
     retriever = Retriever(index, res, loop_cfg)
     question = "Where did Mara die?"
     [ranked] = retriever.veridical([question], retriever.embed([question]), k=2)
