@@ -5,6 +5,9 @@ Lightning, plain cross-entropy) and prints training loss / accuracy and test acc
 epoch, next to the class prior. ``--model vit`` is the package's tiny ViT (no MoAE, from
 scratch, the fine-tuning head); ``--model cnn`` a 4-stage conv net of 0.24 M parameters
 as a control. It reads the benchmark rendered by ``train`` (``runs/s4d_fer/synth``).
+``--init FILE`` starts the ViT from a pre-training run's ``encoder.pt`` (the effect of the
+MAE stage on how fast the static task is learned); ``--moae``, ``--smoothing``, ``--patch``,
+``--depth``, ``--dim`` and ``--img`` vary one factor of the fine-tuning recipe at a time.
 
     uv run --package s4d_fer python packages/s4d_fer/benchmarks/image_control.py --model cnn
 """
@@ -64,6 +67,13 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--smoothing", type=float, default=0.0, help="label smoothing")
+    p.add_argument("--moae", action="store_true", help="ViT with the default MoAE blocks")
+    p.add_argument("--init", default="", help="encoder.pt of a pre-training run (ViT only)")
+    p.add_argument("--patch", type=int, default=8, help="ViT patch size")
+    p.add_argument("--depth", type=int, default=6, help="ViT depth")
+    p.add_argument("--dim", type=int, default=128, help="ViT width")
+    p.add_argument("--img", type=int, default=64, help="resize the images to this size")
     a = p.parse_args()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -73,6 +83,11 @@ def main() -> None:
         raise SystemExit(f"{root}: no benchmark here; run `uv run --package s4d_fer train` first")
     x_train, y_train = load_split(root, "train")
     x_test, y_test = load_split(root, "test")
+    if a.img != x_train.shape[-1]:
+        x_train, x_test = (
+            F.interpolate(x, size=(a.img, a.img), mode="bilinear", antialias=True)
+            for x in (x_train, x_test)
+        )
     mean, std = MEAN[..., 0][None], STD[..., 0][None]
 
     def prepare(x: torch.Tensor, train: bool) -> torch.Tensor:
@@ -88,9 +103,19 @@ def main() -> None:
     if a.model == "cnn":
         model = SmallCNN()
     else:
-        model = S4DClassifier(
-            ModelConfig(moe_experts=0), num_frames=8, video_classes=7, image_classes=7
+        cfg = ModelConfig(
+            moe_experts=8 if a.moae else 0,
+            patch_size=a.patch,
+            depth=a.depth,
+            embed_dim=a.dim,
+            moe_start_block=a.depth // 2,
+            img_size=a.img,
         )
+        model = S4DClassifier(cfg, num_frames=8, video_classes=7, image_classes=7)
+        if a.init:
+            from s4d_fer.model.pretrained import load_pretrained
+
+            load_pretrained(model, a.init)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.05)
     per_epoch = math.ceil(len(x_train) / a.batch)
     total = a.epochs * per_epoch
@@ -110,7 +135,7 @@ def main() -> None:
         for k in range(0, len(order), a.batch):
             idx = order[k : k + a.batch]
             logits = model(prepare(x_train[idx], True))
-            loss = F.cross_entropy(logits, y_train[idx])
+            loss = F.cross_entropy(logits, y_train[idx], label_smoothing=a.smoothing)
             opt.zero_grad()
             loss.backward()
             opt.step()
