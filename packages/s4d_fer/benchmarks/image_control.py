@@ -7,7 +7,7 @@ scratch, the fine-tuning head); ``--model cnn`` a 4-stage conv net of 0.24 M par
 as a control. It reads the benchmark rendered by ``train`` (``runs/s4d_fer/synth``).
 ``--init FILE`` starts the ViT from a pre-training run's ``encoder.pt`` (the effect of the
 MAE stage on how fast the static task is learned); ``--moae``, ``--smoothing``, ``--patch``,
-``--depth``, ``--dim`` and ``--img`` vary one factor of the fine-tuning recipe at a time.
+``--depth``, ``--dim``, ``--img``, ``--balanced`` and ``--min-scale`` vary one factor of the fine-tuning recipe at a time.
 
     uv run --package s4d_fer python packages/s4d_fer/benchmarks/image_control.py --model cnn
 """
@@ -74,6 +74,13 @@ def main() -> None:
     p.add_argument("--depth", type=int, default=6, help="ViT depth")
     p.add_argument("--dim", type=int, default=128, help="ViT width")
     p.add_argument("--img", type=int, default=64, help="resize the images to this size")
+    p.add_argument("--balanced", action="store_true", help="class-balanced sampling")
+    p.add_argument(
+        "--min-scale",
+        type=float,
+        default=0.0,
+        help="per-image random-resized crops down to this area (0 = one 85%% crop per batch)",
+    )
     a = p.parse_args()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -91,7 +98,20 @@ def main() -> None:
     mean, std = MEAN[..., 0][None], STD[..., 0][None]
 
     def prepare(x: torch.Tensor, train: bool) -> torch.Tensor:
-        if train:  # one random 85% crop and flip per batch, resized back
+        if train and a.min_scale > 0:  # the fine-tuning loaders' per-image crops and flips
+            from s4d_fer.data.transforms import _random_crop_box
+
+            out = []
+            for img in x:
+                top, left, ch, cw = _random_crop_box(img.shape[1], img.shape[2], rng, a.min_scale)
+                img = img[:, top : top + ch, left : left + cw]
+                if rng.random() < 0.5:
+                    img = img.flip(-1)
+                out.append(
+                    F.interpolate(img[None], size=x.shape[-2:], mode="bilinear", antialias=True)
+                )
+            x = torch.cat(out)
+        elif train:  # one random 85% crop and flip per batch, resized back
             s = int(x.shape[-1] * 0.85)
             i, j = rng.integers(0, x.shape[-1] - s + 1, size=2)
             x = x[:, :, i : i + s, j : j + s]
@@ -130,7 +150,11 @@ def main() -> None:
     start = time.perf_counter()
     for epoch in range(a.epochs):
         model.train()
-        order = torch.randperm(len(x_train))
+        if a.balanced:  # with replacement, inverse class frequency (as image_balanced)
+            weights = 1.0 / y_train.bincount().double()[y_train]
+            order = torch.multinomial(weights, len(x_train), replacement=True)
+        else:
+            order = torch.randperm(len(x_train))
         loss_sum = correct = 0.0
         for k in range(0, len(order), a.batch):
             idx = order[k : k + a.batch]
