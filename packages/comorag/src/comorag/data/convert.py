@@ -58,8 +58,8 @@ def _choices(options, answer) -> tuple[list[str], int]:
     """Options (dict letter -> text, or list) and the answer (letter or option text) as our
     ``choices`` and ``answer_index``."""
     if isinstance(options, dict):
-        keys = sorted(str(k).strip().upper() for k in options)
-        choices = [str(options[k]) for k in sorted(options, key=lambda k: str(k).strip().upper())]
+        labelled = sorted((str(k).strip().upper(), str(v)) for k, v in options.items())
+        keys, choices = [k for k, _ in labelled], [v for _, v in labelled]
     else:
         choices = [str(c) for c in options]
         keys = list(LETTERS[: len(choices)])
