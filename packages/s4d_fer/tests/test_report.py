@@ -6,10 +6,11 @@ from labcore.rundir import RunDir
 from s4d_fer.cli import main
 
 
-def _fake_run(path, seed, modalities, tasks, experts, war):
+def _fake_run(path, seed, modalities, tasks, experts, war, epochs=3, threads=2):
     config = {
         "seed": seed,
-        "pretrain": {"modalities": modalities},
+        "threads": threads,
+        "pretrain": {"modalities": modalities, "epochs": epochs},
         "finetune": {"tasks": tasks},
         "model": {"moe_experts": experts},
     }
@@ -29,6 +30,18 @@ def test_report_groups_seeds(tmp_path, capsys):
     assert "| dual MAE -> multi-task + MoAE (S4D) | 3 | 65.0 ± 5.0 [52.6, 77.4]" in out
     assert "| video MAE -> video FT | 3 | 45.0 ± 5.0" in out
     assert out.index("video MAE -> video FT | 3") < out.index("(S4D) | 3")
+
+
+def test_report_pools_only_identical_configurations(tmp_path, capsys):
+    # Same row name, two pre-training lengths: two groups, each labelled by what differs;
+    # a different thread count does not split a group.
+    for seed in (0, 1):
+        _fake_run(tmp_path / f"a{seed}", seed, "both", "both", 8, 0.3, epochs=3, threads=1 + seed)
+        _fake_run(tmp_path / f"b{seed}", seed, "both", "both", 8, 0.6, epochs=30)
+    assert main(["report", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| dual MAE -> multi-task + MoAE (S4D) [pretrain.epochs=3] | 2 | 30.0 ± 0.0" in out
+    assert "| dual MAE -> multi-task + MoAE (S4D) [pretrain.epochs=30] | 2 | 60.0 ± 0.0" in out
 
 
 def test_report_refuses_folders_without_runs(tmp_path, capsys):

@@ -72,16 +72,48 @@ def runs_table(runs: list[RunDir], root: Path | None = None) -> str:
     return markdown_table(rows)
 
 
+#: Settings that do not change what is measured: runs differing only here are pooled.
+NOT_CONFIGURATION = {"seed", "threads", "device", "progress_bar", "checkpoint_every_n_steps"}
+
+
+def _flat(config: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def group_labels(configs: list[dict]) -> list[str]:
+    """The ablation row name of each config, plus the settings that tell apart configs
+    sharing a row name (seeds aside), e.g. ``... (S4D) [pretrain.epochs=30]``."""
+    flats = [{k: v for k, v in _flat(c).items() if k not in NOT_CONFIGURATION} for c in configs]
+    names = [row_name(c) for c in configs]
+    labels = []
+    for name, flat in zip(names, flats, strict=True):
+        peers = [f for n, f in zip(names, flats, strict=True) if n == name]
+        keys = sorted({k for f in peers for k in f.keys() | flat.keys() if f.get(k) != flat.get(k)})
+        labels.append(
+            name + (f" [{', '.join(f'{k}={flat.get(k)}' for k in keys)}]" if keys else "")
+        )
+    return labels
+
+
 def seeds_table(runs: list[RunDir]) -> str | None:
-    """Mean ± std [95% interval] over seeds per configuration; ``None`` without repeats."""
+    """Mean ± std [95% interval] over seeds per configuration; ``None`` without repeats.
+
+    Runs are pooled only when their whole configuration but the seed is the same.
+    """
     groups: dict[str, list[dict]] = defaultdict(list)
-    for r in runs:
-        groups[row_name(r.config())].append(r.load_metrics())
+    labels = group_labels([r.config() for r in runs])
+    for label, r in zip(labels, runs, strict=True):
+        groups[label].append(r.load_metrics())
     if all(len(v) < 2 for v in groups.values()):
         return None
-    order = [n for n in ROWS.values() if n in groups] + [
-        n for n in groups if n not in ROWS.values()
-    ]
+    rank = {n: i for i, n in enumerate(ROWS.values())}
+    order = sorted(groups, key=lambda g: (rank.get(g.split(" [")[0], len(rank)), g))
     rows = []
     for name in order:
         ms = groups[name]
