@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from labcore.errors import DataError
-from s4d_fer.data import build_dataset, stratified_split
+from s4d_fer.data import build_dataset, stratified_split, stratified_subset
 from s4d_fer.data.transforms import sample_indices
 
 OPTS = dict(img_size=16, num_frames=4, sampling_rate=2)
@@ -157,6 +157,30 @@ def test_stratified_split():
     assert sorted(fit + val) == list(range(32)) and not set(fit) & set(val)
     assert [labels[i] for i in val].count(0) == 4 and [labels[i] for i in val].count(2) == 1
     assert stratified_split(labels, 0.2, seed=0) == (fit, val)
+
+
+def test_stratified_subset_is_nested_and_keeps_every_class():
+    labels = [0] * 20 + [1] * 10 + [2] * 2
+    quarter, half = stratified_subset(labels, 0.25), stratified_subset(labels, 0.5)
+    assert set(quarter) < set(half)
+    assert [labels[i] for i in quarter].count(0) == 5 and {labels[i] for i in quarter} == {0, 1, 2}
+    assert stratified_subset(labels, 1.0) == list(range(32))
+
+
+def test_clip_fraction_shrinks_only_the_fit_clips(micro_cfg):
+    from s4d_fer.train.inputs import load_data
+
+    full = load_data(micro_cfg, need_images=False)
+    cfg = micro_cfg.replace(**{"data.clip_fraction": 0.5}).validate()
+    half = load_data(cfg, need_images=False)
+    assert len(half.video_fit) < len(full.video_fit)
+    assert set(half.video_fit.labels) == set(full.video_fit.labels)
+    assert len(half.video_val) == len(full.video_val) and len(half.video_all) == len(full.video_all)
+
+
+def test_clip_fraction_out_of_range_names_the_option(micro_cfg):
+    with pytest.raises(DataError, match=r"data\.clip_fraction"):
+        micro_cfg.replace(**{"data.clip_fraction": 0.0}).validate()
 
 
 # ---------------------------------------------------------------- bad inputs

@@ -56,6 +56,10 @@ class DataConfig:
     """Stride between sampled frames (4 for DFEW/MAFW and 1 for FERV39K in the paper)."""
     val_fraction: float = 0.15
     """Fraction of the training split held out (stratified) for model selection."""
+    clip_fraction: float = 1.0
+    """Fraction of the fit clips (stratified, nested across fractions) used for
+    fine-tuning, for data-scarcity curves; pre-training, validation and test keep all
+    their clips (pre-training ignores labels)."""
     test_clips: int = 2
     """Temporal clips averaged at test time."""
     test_crops: int = 1
@@ -150,7 +154,7 @@ class PretrainConfig:
 
     modalities: Literal["both", "video", "image", "none"] = "both"
     """``none`` skips pre-training (fine-tuning then starts from random weights)."""
-    epochs: int = 3
+    epochs: int = 30
     """Pre-training epochs."""
     image_batch: int = 64
     """Images per image step."""
@@ -292,6 +296,8 @@ class RunConfig:
         for name in ("image_mask", "video_mask"):
             if not 0.0 < getattr(p, name) < 1.0:
                 raise DataError(f"pretrain.{name} must be in (0, 1)")
+        if not 0.0 < d.clip_fraction <= 1.0:
+            raise DataError(f"data.clip_fraction must be in (0, 1] (got {d.clip_fraction})")
         if not 0.0 <= d.val_fraction < 1.0:
             raise DataError("data.val_fraction must be in [0, 1)")
         if f.select_on == "val" and d.val_fraction == 0:

@@ -7,7 +7,7 @@ from pathlib import Path
 from labcore.errors import DataError
 from s4d_fer.data.base import ImageDataset, Record, RecordDataset, SampleOptions, VideoDataset
 from s4d_fer.data.datasets import READERS
-from s4d_fer.data.split import stratified_split
+from s4d_fer.data.split import stratified_split, stratified_subset
 
 _READER_OPTIONS = {"frames_dir", "classes", "kind"}
 
@@ -50,4 +50,5 @@ __all__ = [
     "VideoDataset",
     "build_dataset",
     "stratified_split",
+    "stratified_subset",
 ]

@@ -1,4 +1,4 @@
-"""A seeded, stratified validation split carved out of a training split."""
+"""Seeded, stratified splits of a training split: the validation split and clip budgets."""
 
 from __future__ import annotations
 
@@ -18,3 +18,18 @@ def stratified_split(labels: list[int], fraction: float, seed: int) -> tuple[lis
         val.extend(idx[:k].tolist())
         fit.extend(idx[k:].tolist())
     return sorted(fit), sorted(val)
+
+
+def stratified_subset(labels: list[int], fraction: float, seed: int = 0) -> list[int]:
+    """Indices of ``fraction`` of each class (at least one per class), sorted.
+
+    Subsets of one ``seed`` are nested: the 25% subset lies inside the 50% one, so a
+    data-scarcity curve only removes clips as the budget shrinks.
+    """
+    rng = np.random.default_rng(seed)
+    labels_arr = np.asarray(labels)
+    keep: list[int] = []
+    for y in np.unique(labels_arr):
+        idx = rng.permutation(np.flatnonzero(labels_arr == y))
+        keep.extend(idx[: max(1, round(fraction * len(idx)))].tolist())
+    return sorted(keep)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from labcore.errors import DataError
 from s4d_fer.config import RunConfig
-from s4d_fer.data import RecordDataset, build_dataset, stratified_split
+from s4d_fer.data import RecordDataset, build_dataset, stratified_split, stratified_subset
 from s4d_fer.synth import write_synth
 
 
@@ -67,6 +67,8 @@ def load_data(cfg: RunConfig, need_images: bool) -> Data:
         video_fit, video_val = video_all.subset(fit_idx), video_all.subset(val_idx, train=False)
     else:
         video_fit, video_val = video_all, None
+    if d.clip_fraction < 1.0:  # a clip budget for fine-tuning (nested subsets, seed 0)
+        video_fit = video_fit.subset(stratified_subset(video_fit.labels, d.clip_fraction))
     video_test = build_dataset(d.dataset, d.root, "test", d.fold, train=False, **opts)
     image_train = image_test = None
     if need_images:
