@@ -38,10 +38,15 @@ def test_report_pools_only_identical_configurations(tmp_path, capsys):
     for seed in (0, 1):
         _fake_run(tmp_path / f"a{seed}", seed, "both", "both", 8, 0.3, epochs=3, threads=1 + seed)
         _fake_run(tmp_path / f"b{seed}", seed, "both", "both", 8, 0.6, epochs=30)
+    # A config written before a setting existed pools with one holding its default.
+    run = RunDir.open(tmp_path / "b2", package="s4d_fer", command="train", config={
+        "seed": 2, "pretrain": {"modalities": "both", "epochs": 30}, "finetune": {"tasks": "both"},
+        "model": {"moe_experts": 8}, "data": {"clip_fraction": 1.0}})  # fmt: skip
+    run.finish(war=0.6, uar=0.55, n_test=84, image={"war": 0.5, "uar": 0.4, "n": 525})
     assert main(["report", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "| dual MAE -> multi-task + MoAE (S4D) [pretrain.epochs=3] | 2 | 30.0 ± 0.0" in out
-    assert "| dual MAE -> multi-task + MoAE (S4D) [pretrain.epochs=30] | 2 | 60.0 ± 0.0" in out
+    assert "| dual MAE -> multi-task + MoAE (S4D) [pretrain.epochs=30] | 3 | 60.0 ± 0.0" in out
 
 
 def test_report_refuses_folders_without_runs(tmp_path, capsys):

@@ -89,7 +89,14 @@ def _flat(config: dict, prefix: str = "") -> dict[str, object]:
 def group_labels(configs: list[dict]) -> list[str]:
     """The ablation row name of each config, plus the settings that tell apart configs
     sharing a row name (seeds aside), e.g. ``... (S4D) [pretrain.epochs=30]``."""
-    flats = [{k: v for k, v in _flat(c).items() if k not in NOT_CONFIGURATION} for c in configs]
+    from s4d_fer.config import RunConfig, as_dict
+
+    # Settings a run's config.json predates count as their defaults.
+    defaults = _flat(as_dict(RunConfig()))
+    flats = [
+        {k: v for k, v in {**defaults, **_flat(c)}.items() if k not in NOT_CONFIGURATION}
+        for c in configs
+    ]
     names = [row_name(c) for c in configs]
     labels = []
     for name, flat in zip(names, flats, strict=True):
