@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from knowledge_dynamics.config import preset
+from knowledge_dynamics.config import InjectConfig, preset
 from knowledge_dynamics.eval.analyze import METRIC_KEYS, analyze
 from knowledge_dynamics.eval.probes import build_probes, score_probes, score_probes_loop
 from knowledge_dynamics.model import load_checkpoint_model
@@ -50,11 +50,12 @@ SCHEDULE = {
 def bench_batched(checkpoint: str, n_items: int, repeats: int) -> float:
     model, tok, _ = load_checkpoint_model(checkpoint)
     probes = build_probes(synth_knowledge(n_items), tok)
-    score_probes(model, probes)  # warm-up
+    batch = InjectConfig().probe_batch_size  # what an injection run uses
+    score_probes(model, probes, batch_size=batch)  # warm-up
     t_batch, t_loop = [], []
-    for _ in range(repeats):
+    for _ in range(repeats):  # interleaved, so load drifts hit both alike
         t0 = time.perf_counter()
-        a = score_probes(model, probes, batch_size=256)
+        a = score_probes(model, probes, batch_size=batch)
         t_batch.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         b = score_probes_loop(model, probes)
@@ -63,7 +64,7 @@ def bench_batched(checkpoint: str, n_items: int, repeats: int) -> float:
     ratio = np.median(t_loop) / np.median(t_batch)
     print(f"probes: {len(probes)} ({n_items} items x 15), {torch.get_num_threads()} threads")
     print(
-        f"batched (256/batch): {np.median(t_batch):.3f} s   per-probe loop: {np.median(t_loop):.3f} s"
+        f"batched ({batch}/batch): {np.median(t_batch):.3f} s   per-probe loop: {np.median(t_loop):.3f} s"
         f"   -> batched is {ratio:.1f}x faster"
     )
     return ratio
@@ -118,7 +119,7 @@ def main() -> None:
     )
     ap.add_argument("--preset", default="smoke", help="model and corpus preset (default smoke)")
     ap.add_argument("--out", default="runs/kd-bench", help="holds the pretraining run it builds")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--skip-schedules", action="store_true")
     args = ap.parse_args()
     checkpoint = args.checkpoint or ensure_checkpoint(args.preset, Path(args.out))

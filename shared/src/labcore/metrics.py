@@ -100,39 +100,73 @@ class TargetLogProbs(NamedTuple):
     num_tokens: np.ndarray
 
 
+#: positions x vocabulary entries per ``cross_entropy`` call in :func:`padded_token_logprobs`:
+#: bounds the log-softmax temporary it makes next to the logits (64 MiB in fp32)
+_CE_CHUNK = 1 << 24
+
+
 @torch.inference_mode()
+def padded_token_logprobs(
+    model, sequences: Sequence[Sequence[int]], batch_size: int = 16, pad_id: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-token log-probabilities of token ids under a causal LM, as one padded matrix.
+
+    Returns ``(logprobs, lengths)``: ``logprobs`` is float64 of shape
+    ``(len(sequences), max_len - 1)`` in the input order, where entry ``[i, t]`` is
+    ``log p(s_i[t + 1] | s_i[: t + 1])`` for ``t < lengths[i] - 1`` and 0 after;
+    ``lengths[i] = len(s_i)``. Sequences are sorted by length and batched with right padding
+    (so padding stays short); each position's log-probability is a fused
+    ``cross_entropy``, computed in chunks so that its log-softmax temporary stays small.
+    """
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    short = np.flatnonzero(lengths < 2)
+    if short.size:
+        i = int(short[0])
+        raise ValueError(f"sequence {i} has {lengths[i]} token(s); need at least 2")
+    n_seq, max_len = len(sequences), int(lengths.max(initial=2))
+    # All ids in one padded array, filled through a mask in row-major order (no per-row copy).
+    ids = np.full((n_seq, max_len), pad_id, dtype=np.int64)
+    valid = np.arange(max_len) < lengths[:, None]
+    if n_seq:
+        ids[valid] = np.fromiter((t for s in sequences for t in s), np.int64, int(lengths.sum()))
+    out = np.zeros((n_seq, max_len - 1))
+    device = next(model.parameters()).device
+    order = np.argsort(lengths, kind="stable")
+    for start in range(0, n_seq, batch_size):
+        idx = order[start : start + batch_size]
+        width = int(lengths[idx].max())
+        input_ids = torch.from_numpy(ids[idx, :width]).to(device)
+        attention = torch.from_numpy(valid[idx, :width]).to(device, torch.long)
+        logits = model(input_ids=input_ids, attention_mask=attention).logits
+        # The label of position t is token t + 1; the last position's (a pad) is dropped.
+        labels = torch.cat([input_ids[:, 1:], input_ids[:, :1]], dim=1)
+        rows = max(1, _CE_CHUNK // (width * logits.shape[-1]))
+        lp = torch.cat(
+            [
+                -torch.nn.functional.cross_entropy(
+                    logits[r : r + rows].float().flatten(0, 1),
+                    labels[r : r + rows].flatten(),
+                    reduction="none",
+                )
+                for r in range(0, len(idx), rows)
+            ]
+        ).view(len(idx), width)[:, :-1]
+        lp = lp.where(attention[:, 1:].bool(), 0.0)  # zero past each sequence's end
+        out[idx, : width - 1] = lp.double().cpu().numpy()
+    return out, lengths
+
+
 def token_logprobs(
     model, sequences: Sequence[Sequence[int]], batch_size: int = 16, pad_id: int = 0
 ) -> list[np.ndarray]:
     """Per-token log-probabilities of token ids under a causal LM.
 
     For each sequence ``s`` returns a float64 array of length ``len(s) - 1``: entry ``t`` is
-    ``log p(s[t + 1] | s[: t + 1])``. Sequences are sorted by length and batched with right
-    padding; the log-normaliser is a ``logsumexp`` per position, so no log-softmax over the
-    vocabulary is materialised next to the logits.
+    ``log p(s[t + 1] | s[: t + 1])``. Row views of :func:`padded_token_logprobs` (sorted by
+    length, batched with right padding).
     """
-    for i, seq in enumerate(sequences):
-        if len(seq) < 2:
-            raise ValueError(f"sequence {i} has {len(seq)} token(s); need at least 2")
-    device = next(model.parameters()).device
-    out: list[np.ndarray] = [np.zeros(0)] * len(sequences)
-    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        lens = [len(sequences[i]) for i in idx]
-        input_ids = torch.full((len(idx), max(lens)), pad_id, dtype=torch.long)
-        attention = torch.zeros_like(input_ids)
-        for row, (i, n) in enumerate(zip(idx, lens, strict=True)):
-            input_ids[row, :n] = torch.as_tensor(list(sequences[i]), dtype=torch.long)
-            attention[row, :n] = 1
-        input_ids, attention = input_ids.to(device), attention.to(device)
-        logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
-        labels = input_ids[:, 1:]
-        picked = logits.gather(-1, labels[..., None]).squeeze(-1)
-        lp = (picked - logits.logsumexp(-1)).double().cpu().numpy()
-        for row, (i, n) in enumerate(zip(idx, lens, strict=True)):
-            out[i] = lp[row, : n - 1]
-    return out
+    lp, lengths = padded_token_logprobs(model, sequences, batch_size=batch_size, pad_id=pad_id)
+    return [lp[i, : n - 1] for i, n in enumerate(lengths)]
 
 
 def target_logprobs(

@@ -162,7 +162,7 @@ class InjectConfig:
     ``analysis.fit_points=grid``)."""
     checkpoint_every: int = 50
     """Steps between resume checkpoints (a kill loses at most this many)."""
-    probe_batch_size: int = 256
+    probe_batch_size: int = 128
     """Probes per scoring forward pass."""
 
 

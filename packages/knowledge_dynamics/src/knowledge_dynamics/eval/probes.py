@@ -7,9 +7,10 @@ front so that the first token is predicted too. Values are log-probabilities (hi
 ``target`` is the per-token *mean* over the span (what the paper's analysis uses), ``first``
 the first target token, ``full`` the mean over the whole probe.
 
-The log-probabilities come from :func:`labcore.metrics.token_logprobs` (one forward pass gives
-all three measures); ``target`` equals :func:`labcore.metrics.target_logprobs` on the same text
-(``start token + input`` as prefix, ``" " + target`` as target; tested).
+The log-probabilities come from :func:`labcore.metrics.padded_token_logprobs`: one forward
+pass gives all three measures, reduced over the padded matrix without a Python loop.
+``target`` equals :func:`labcore.metrics.target_logprobs` on the same text (``start token +
+input`` as prefix, ``" " + target`` as target; tested).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from knowledge_dynamics.data.knowledge import PROBE_TYPES, KnowledgeItem
-from knowledge_dynamics.eval.probe_log import MEASURES
-from labcore.metrics import token_logprobs
+from labcore.metrics import padded_token_logprobs
 
 
 @dataclass(frozen=True)
@@ -72,16 +72,18 @@ def score_probes(
     model.eval()
     try:
         with autocast(next(model.parameters()).device, bf16):
-            per_token = token_logprobs(model, probes.ids, batch_size=batch_size)
+            lp, lengths = padded_token_logprobs(model, probes.ids, batch_size=batch_size)
     finally:
         model.train(was_training)
-    out = {m: np.zeros(len(probes)) for m in MEASURES}
-    for i, lp in enumerate(per_token):  # lp: predictions of tokens 1..len-1
-        span = lp[-probes.n_target[i] :]
-        out["target"][i] = span.mean()
-        out["first"][i] = span[0]
-        out["full"][i] = lp.mean()
-    return out
+    # Row i predicts tokens 1..len-1; its target span is the last n_target of those.
+    n_pred, n_target = lengths - 1, probes.n_target
+    cum = np.concatenate([np.zeros((len(lp), 1)), lp.cumsum(axis=1)], axis=1)
+    rows = np.arange(len(lp))
+    return {
+        "target": (cum[rows, n_pred] - cum[rows, n_pred - n_target]) / n_target,
+        "first": lp[rows, n_pred - n_target],
+        "full": cum[rows, n_pred] / n_pred,
+    }
 
 
 def score_probes_loop(model, probes: ProbeSet) -> dict[str, np.ndarray]:
