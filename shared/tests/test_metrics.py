@@ -115,3 +115,26 @@ def test_token_logprobs_match_one_sequence_at_a_time():
         want = logp.gather(-1, ids[0, 1:, None]).squeeze(-1).detach().numpy()
         assert got.shape == (len(seq) - 1,)
         assert np.allclose(got, want, atol=1e-5)
+
+
+def test_padded_token_logprobs_chunked_and_zero_padded(monkeypatch):
+    """Chunked cross-entropy gives the same rows as one call; entries past a sequence are 0."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from labcore import metrics
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32,
+                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2)  # fmt: skip
+    model = LlamaForCausalLM(config).eval()
+    seqs = [[1, 5, 7, 9, 2], [1, 3], [4, 4, 4, 8, 8, 8, 1], [2, 6, 6]]
+    whole, lengths = metrics.padded_token_logprobs(model, seqs, batch_size=4)
+    monkeypatch.setattr(metrics, "_CE_CHUNK", 50 * 7)  # one row per cross_entropy call
+    chunked, _ = metrics.padded_token_logprobs(model, seqs, batch_size=4)
+    assert whole.shape == (4, 6) and lengths.tolist() == [5, 2, 7, 3]
+    np.testing.assert_allclose(chunked, whole, atol=1e-6)
+    for row, n in zip(whole, lengths, strict=True):
+        assert np.all(row[n - 1 :] == 0) and np.all(row[: n - 1] < 0)
+    with pytest.raises(ValueError, match="sequence 1 has 1 token"):
+        metrics.padded_token_logprobs(model, [[1, 2], [3]])
