@@ -191,3 +191,33 @@ def test_report_pools_seeds(tmp_path, capsys):
     assert [line.split("|")[2].strip() for line in lines[2:]] == ["base", "SFT", "SFT+GRPO"]
     assert "0.600 ± 0.141" in lines[3] and "| 2 |" in lines[3]
     assert _run(["report", str(tmp_path / "nothing")], capsys)[0] == 2
+
+
+def test_report_pairs_grpo_with_sft_over_questions(tmp_path, capsys):
+    from labcore.io import write_jsonl
+
+    run = RunDir.open(
+        tmp_path / "r", package="searcher", command="train", config={"preset": "cpu", "seed": 0}
+    )
+    summary = {"n": 3, "n_closed": 2, "n_open": 1, "mean_reward": 0.5}
+    run.finish(base=summary, sft=summary, grpo=summary)
+    sft = [
+        {"id": "a", "reward": 1.0, "em": 1.0, "sampled_rewards": [1.0, 0.0]},
+        {"id": "b", "reward": 0.0, "em": 0.0, "sampled_rewards": [0.0, 0.0]},
+        {"id": "c", "reward": 0.2, "sampled_rewards": [0.2, 0.2]},
+    ]
+    # GRPO gains 0.5, 0.5 and 0.2 of sampled reward; question "b" flips to correct.
+    grpo = [
+        {"id": "a", "reward": 1.0, "em": 1.0, "sampled_rewards": [1.0, 1.0]},
+        {"id": "b", "reward": 1.0, "em": 1.0, "sampled_rewards": [1.0, 0.0]},
+        {"id": "c", "reward": 0.4, "sampled_rewards": [0.4, 0.4]},
+    ]
+    for name, traces in (("sft", sft), ("grpo", grpo)):
+        write_jsonl(run.path / "eval" / name / "traces.jsonl", traces)
+    code, text, _ = _run(["report", str(tmp_path)], capsys)
+    assert code == 0 and "paired over test questions" in text
+    row = text.splitlines()[-1]
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[:3] == ["r", "0", "3"]
+    assert cells[3].startswith("+0.400 [") and cells[4].startswith("+0.400 [")
+    assert cells[5].startswith("+0.500 [")

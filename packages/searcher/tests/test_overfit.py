@@ -73,9 +73,14 @@ def test_eval_command_writes_a_run_folder(tiny_model, tmp_path, bench, index_dir
     argv = ["eval", "--out", str(out), "--data", str(bench / "test.jsonl"), "--limit", "3"]
     argv += ["--env.index", str(index_dir), "--model", str(tmp_path / "tiny-llama")]
     argv += ["--agent.max_turns", "1", "--agent.max_new_tokens", "4", "--device", "cpu"]
+    argv += ["--samples", "2"]
     assert main(argv) == 0, capsys.readouterr().err
     summary = json.loads((out / "metrics.json").read_text())
-    assert summary["n"] == 3
+    assert summary["n"] == 3 and summary["samples"] == 2
+    lo, hi = summary["sampled_reward_ci95"]
+    assert lo <= summary["sampled_reward"] <= hi
+    traces = [json.loads(line) for line in (out / "traces.jsonl").read_text().splitlines()]
+    assert all(len(t["sampled_rewards"]) == 2 for t in traces)
     lines = (out / "metrics.csv").read_text().splitlines()
     assert lines[0].startswith("step,ability,reward") and len(lines) == 4
     assert (out / "traces.jsonl").is_file() and (out / "plots" / "eval.png").is_file()

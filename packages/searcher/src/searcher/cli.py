@@ -212,7 +212,7 @@ def _eval(args) -> int:
     run.print(f"evaluating {cfg.model} on {len(rows)} questions")
     summary = evaluate(
         model, tok, env, rows, cfg.agent, run.path, open_scale=cfg.open_scale, judge=judge,
-        log=run.print,
+        samples=cfg.samples, sample_temperature=cfg.sample_temperature, log=run.print,
     )  # fmt: skip
     log_traces(run)
     run.finish(**summary)

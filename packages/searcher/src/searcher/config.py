@@ -183,6 +183,10 @@ class EvalConfig:
     """First N questions only (null = all)."""
     open_scale: float = 0.5
     """Open-ended reward scale (0.5 in the paper, against 1.0 for closed)."""
+    samples: int = 0
+    """Sampled episodes per question besides the greedy one (0 = greedy only)."""
+    sample_temperature: float = 0.7
+    """Temperature of the sampled episodes."""
     judge_model: str | None = None
     """LLM judge model on an OpenAI-compatible endpoint (adds judged findings P/R/F1)."""
     judge_url: str | None = None
@@ -195,6 +199,8 @@ class EvalConfig:
         self.agent.validate()
         if self.limit is not None and self.limit < 1:
             raise DataError(f"limit must be >= 1 or null (got {self.limit})")
+        if self.samples < 0 or self.sample_temperature <= 0:
+            raise DataError("samples must be >= 0 and sample_temperature > 0")
         if self.judge_url and not self.judge_model:
             raise DataError("judge_url needs judge_model")
 
@@ -340,6 +346,11 @@ class TrainConfig:
     """Closed test questions evaluated per model."""
     eval_open: int = 8
     """Open test questions evaluated per model."""
+    eval_samples: int = 4
+    """Sampled episodes per test question and model, besides the greedy one (0 = greedy
+    only); their mean reward, with a 95% interval, is what GRPO is judged on."""
+    eval_temperature: float | None = None
+    """Temperature of the sampled evaluation (null = grpo.temperature)."""
 
     def validate(self) -> None:
         check_choices(self)
@@ -364,9 +375,19 @@ class TrainConfig:
             raise DataError("sft.max_examples must be >= 1 or null")
         if self.sft.warmup_steps < 0 or self.sft.save_every < 1:
             raise DataError("sft.warmup_steps must be >= 0 and sft.save_every >= 1")
-        if self.eval_closed < 0 or self.eval_open < 0:
-            raise DataError("eval_closed and eval_open must be >= 0")
+        if self.eval_closed < 0 or self.eval_open < 0 or self.eval_samples < 0:
+            raise DataError("eval_closed, eval_open and eval_samples must be >= 0")
+        if self.eval_temperature is not None and self.eval_temperature <= 0:
+            raise DataError("eval_temperature must be > 0 or null")
 
+
+_CPU_PRESET = {
+    "grpo.micro_batch": 4,
+    "agent.max_new_tokens": 64,
+    "synth.open_test_fraction": 0.375,
+    "eval_closed": 60,
+    "eval_open": 12,
+}
 
 #: ``searcher train`` presets, as dotted keys over the :class:`TrainConfig` defaults.
 TRAIN_PRESETS: dict[str, dict] = {
@@ -390,10 +411,12 @@ TRAIN_PRESETS: dict[str, dict] = {
         "agent.max_obs_tokens": 160,
         "eval_closed": 4,
         "eval_open": 2,
+        "eval_samples": 2,
     },
-    # The CPU recipe: every cold-start conversation, then GRPO on the curriculum.
-    "cpu": {"grpo.micro_batch": 4, "agent.max_new_tokens": 64},
-    "default": {"grpo.micro_batch": 4, "agent.max_new_tokens": 64},
+    # The CPU recipe: every cold-start conversation, then GRPO on the curriculum; evaluated on
+    # 60 closed + 12 open test questions (12 of the benchmark's 32 open ones held out).
+    "cpu": _CPU_PRESET,
+    "default": _CPU_PRESET,
     # The paper's scale and GRPO settings: Qwen2.5-3B-Instruct, dense retrieval, long turns,
     # verl's token-mean loss with its entropy bonus, KL 0.001, no curriculum.
     "gpu": {
@@ -418,7 +441,8 @@ TRAIN_PRESETS: dict[str, dict] = {
         "agent.max_new_tokens": 2048,
         "agent.max_obs_tokens": 2048,
         "agent.batch_size": 256,
+        "synth.open_test_fraction": 0.375,
         "eval_closed": 60,
-        "eval_open": 8,
+        "eval_open": 12,
     },
 }

@@ -3,6 +3,10 @@
 Closed questions: exact match and token F1 of the final answer. Open questions: the
 findings precision / recall / F1 (MiniLM, Hungarian matching at cos ≥ 0.75) and the
 open-ended reward; optionally an LLM judge through any OpenAI-compatible endpoint.
+
+Optionally each question is also played ``samples`` times at a sampling temperature (the
+policy GRPO optimises is the sampled one, not the greedy one): each trace then holds its
+sampled rewards, and the summary their mean over questions with a 95% interval.
 """
 
 from __future__ import annotations
@@ -75,19 +79,40 @@ def evaluate(
     open_scale: float = 0.5,
     judge=None,
     embedder=None,
+    samples: int = 0,
+    sample_temperature: float = 0.7,
+    seed: int = 0,
     log=print,
 ) -> dict:
     """Run greedy episodes on ``rows`` and score them; writes ``traces.jsonl`` and
-    ``summary.json`` into ``out`` when given."""
+    ``summary.json`` into ``out`` when given.
+
+    With ``samples > 0`` every question is also played that many times at
+    ``sample_temperature`` (seeded by ``seed``); its trace gains ``sampled_rewards``."""
+    import torch
+
     cfg = AgentConfig(**{**agent.__dict__, "temperature": 0.0})
     policy = Policy(model, tokenizer)
     trajs = run_episodes(
         policy, env, [r["question"] for r in rows], [r["ability"] for r in rows], cfg
     )
+    sampled: list[list[float]] = [[] for _ in rows]
+    if samples > 0:
+        torch.manual_seed(seed)
+        hot = AgentConfig(**{**agent.__dict__, "temperature": sample_temperature})
+        repeated = [r for r in rows for _ in range(samples)]
+        plays = run_episodes(
+            policy, env, [r["question"] for r in repeated], [r["ability"] for r in repeated], hot
+        )
+        for i, (t, r) in enumerate(zip(plays, repeated, strict=True)):
+            reward, _ = trajectory_reward(t, r, open_scale=open_scale, embedder=embedder)
+            sampled[i // samples].append(reward)
     traces = []
     for t, r in zip(trajs, rows, strict=True):
         reward, parts = trajectory_reward(t, r, open_scale=open_scale, embedder=embedder)
         rec = {"id": r.get("id"), **t.trace(), "reward": reward, **parts}
+        if samples > 0:
+            rec["sampled_rewards"] = sampled[len(traces)]
         if r["ability"] == "closed":
             ans = t.answer or ""
             rec.update(
@@ -118,7 +143,10 @@ def evaluate(
 
 
 def summarize(traces: list[dict]) -> dict:
-    """Means over closed and open questions."""
+    """Means over closed and open questions; with sampled episodes, their mean reward and
+    its 95% interval over questions (each question's samples averaged first)."""
+    from labcore.report import ci95
+
     closed = [t for t in traces if t["ability"] == "closed"]
     opened = [t for t in traces if t["ability"] == "open"]
     mean = lambda xs: float(np.mean(xs)) if xs else None
@@ -145,6 +173,19 @@ def summarize(traces: list[dict]) -> dict:
         )
         if "judge_f1" in opened[0]:
             s["open_judge_f1"] = mean([t["judge_f1"] for t in opened])
+    if traces and traces[0].get("sampled_rewards"):
+        per_question = [float(np.mean(t["sampled_rewards"])) for t in traces]
+        lo, hi = ci95(per_question)
+        s.update(
+            samples=len(traces[0]["sampled_rewards"]),
+            sampled_reward=mean(per_question),
+            sampled_reward_ci95=[lo, hi],
+        )
+        for name, group in (("closed", closed), ("open", opened)):
+            if group:
+                s[f"{name}_sampled_reward"] = mean(
+                    [float(np.mean(t["sampled_rewards"])) for t in group]
+                )
     return s
 
 

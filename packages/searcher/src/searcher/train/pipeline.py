@@ -96,7 +96,8 @@ def run_pipeline(cfg: TrainConfig, run, data: TrainData, *, device: str = "cpu")
         if name != "base" and not Path(path).is_dir():
             return
         model, tok = load_causal_lm(path, device=device)
-        log(f"evaluating {name} on {len(rows)} test questions")
+        plays = f" (greedy + {cfg.eval_samples} sampled each)" if cfg.eval_samples else ""
+        log(f"evaluating {name} on {len(rows)} test questions{plays}")
         summary = evaluate(
             model,
             tok,
@@ -105,6 +106,9 @@ def run_pipeline(cfg: TrainConfig, run, data: TrainData, *, device: str = "cpu")
             cfg.agent,
             out / "eval" / name,
             open_scale=cfg.grpo.open_scale,
+            samples=cfg.eval_samples,
+            sample_temperature=cfg.eval_temperature or cfg.grpo.temperature,
+            seed=cfg.seed,
             log=log,
         )
         results[name] = summary
