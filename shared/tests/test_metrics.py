@@ -138,3 +138,29 @@ def test_padded_token_logprobs_chunked_and_zero_padded(monkeypatch):
         assert np.all(row[n - 1 :] == 0) and np.all(row[: n - 1] < 0)
     with pytest.raises(ValueError, match="sequence 1 has 1 token"):
         metrics.padded_token_logprobs(model, [[1, 2], [3]])
+
+
+def test_continuation_logprobs_share_the_prefix_and_match_full_sequences():
+    """Scoring from the prefix's shared cache equals scoring each whole sequence."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from labcore.metrics import continuation_logprobs, token_logprobs
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32,
+                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1)  # fmt: skip
+    model = LlamaForCausalLM(config).eval()
+    prefix = [1, 5, 7, 9, 2, 3, 11]
+    conts = [[4], [8, 8, 8, 1], [6, 2], [30, 31, 32]]
+    # batch_size 3: two batches, so the cache must be copied rather than grown twice.
+    got = continuation_logprobs(model, prefix, conts, batch_size=3)
+    want = token_logprobs(model, [prefix + c for c in conts])
+    for g, w, c in zip(got, want, conts, strict=True):
+        assert g.shape == (len(c),)
+        np.testing.assert_allclose(g, w[-len(c) :], atol=1e-5)
+    assert continuation_logprobs(model, prefix, []) == []
+    with pytest.raises(ValueError, match="continuation 1 is empty"):
+        continuation_logprobs(model, prefix, [[4], []])
+    with pytest.raises(ValueError, match="prefix is empty"):
+        continuation_logprobs(model, [], [[4]])

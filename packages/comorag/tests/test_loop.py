@@ -236,8 +236,10 @@ def test_multiple_choice_by_log_probability(index, make_res, scripted, reply):
     # Step 0 may say '*' (it scored best), the last try may not: C wins there.
     assert [s["answer"] for s in result.trace["steps"]] == ["*", "C"]
     assert result.answer == "C" and "Answer" not in llm.roles()
-    assert llm.scored[0] == ("ANSWER:", [" A", " B", " C", " D", " *"])
-    assert [" A", " B", " C", " D"] in [c for _, c in llm.scored]  # no '*' at the last try
+    texts = [f" {o}" for o in options]
+    # Letters and option texts are scored in one call, so the prompt is run once.
+    assert llm.scored[0] == ("ANSWER:", [" A", " B", " C", " D", " *", *texts])
+    assert [" A", " B", " C", " D", *texts] in [c for _, c in llm.scored]  # no '*' at the last try
     # The option texts were scored as a check; they disagree with the letter here.
     info = json.loads(result.trace["steps"][1]["raw_answer"])
     assert info["text_choice"] == "B" and info["agree"] is False

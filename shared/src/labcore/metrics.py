@@ -156,6 +156,69 @@ def padded_token_logprobs(
     return out, lengths
 
 
+@torch.inference_mode()
+def continuation_logprobs(
+    model,
+    prefix: Sequence[int],
+    continuations: Sequence[Sequence[int]],
+    batch_size: int = 16,
+    pad_id: int = 0,
+) -> list[np.ndarray]:
+    """Per-token log-probabilities of several continuations of one shared prefix.
+
+    Entry ``i`` is a float64 array of length ``len(continuations[i])``: entry ``t`` is
+    ``log p(c_i[t] | prefix + c_i[:t])``. The prefix is run once and its key/value cache
+    is shared by every continuation (batched with right padding), so scoring ``k`` options
+    after a long prompt costs about one prompt, not ``k``. Equals the matching slices of
+    :func:`token_logprobs` over ``prefix + c_i`` up to floating-point rounding.
+    """
+    import copy
+
+    if not prefix:
+        raise ValueError("the prefix is empty; give at least one token")
+    for i, c in enumerate(continuations):
+        if not c:
+            raise ValueError(f"continuation {i} is empty")
+    if not continuations:
+        return []
+    device = next(model.parameters()).device
+    head = model(
+        input_ids=torch.tensor([list(prefix)], device=device), use_cache=True, logits_to_keep=1
+    )
+    # The prefix's last position predicts every continuation's first token.
+    first = torch.log_softmax(head.logits[0, -1].float(), dim=-1)
+    lengths = np.array([len(c) for c in continuations])
+    out: list[np.ndarray] = [np.zeros(0)] * len(continuations)
+    order = np.argsort(-lengths, kind="stable")
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        width = int(lengths[idx].max())
+        ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+        for row, i in enumerate(idx):
+            ids[row, : lengths[i]] = torch.tensor(list(continuations[i]))
+        ids = ids.to(device)
+        tail_mask = (torch.arange(width)[None, :] < torch.from_numpy(lengths[idx])[:, None]).long()
+        mask = torch.cat([torch.ones(len(idx), len(prefix), dtype=torch.long), tail_mask], 1)
+        # The cache grows in place, so each batch repeats a fresh copy of the prefix's.
+        cache = copy.deepcopy(head.cache)
+        cache.batch_repeat_interleave(len(idx))
+        lp = first[ids[:, 0]][:, None]
+        if width > 1:
+            # Only positions 0..width-2 predict a continuation token; the last is dropped.
+            logits = model(
+                input_ids=ids[:, :-1],
+                attention_mask=mask[:, :-1].to(device),
+                cache=cache,
+                use_cache=True,
+            ).logits
+            rest = torch.log_softmax(logits.float(), dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+            lp = torch.cat([lp, rest], dim=1)
+        lp = lp.double().cpu().numpy()
+        for row, i in enumerate(idx):
+            out[i] = lp[row, : lengths[i]]
+    return out
+
+
 def token_logprobs(
     model, sequences: Sequence[Sequence[int]], batch_size: int = 16, pad_id: int = 0
 ) -> list[np.ndarray]:

@@ -212,8 +212,11 @@ class Agents:
 
         start = time.perf_counter()
         letters = list(LETTERS[: len(choices)]) + (["*"] if allow_unknown else [])
-        letter_lp = self.llm.score_continuations(conv, [f" {x}" for x in letters], prefill=prefill)
-        text_sum = self.llm.score_continuations(conv, [f" {c}" for c in choices], prefill=prefill)
+        # Letters and texts in one call: the prompt is processed once for both.
+        scores = self.llm.score_continuations(
+            conv, [f" {x}" for x in letters] + [f" {c}" for c in choices], prefill=prefill
+        )
+        letter_lp, text_sum = scores[: len(letters)], scores[len(letters) :]
         text_lp = [
             lp / max(1, self._count(" " + c)) for lp, c in zip(text_sum, choices, strict=True)
         ]

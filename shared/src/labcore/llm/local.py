@@ -125,11 +125,12 @@ class LocalChatModel(ChatModel):
 
         The conversation is rendered with the chat template and a generation prompt,
         ``prefill`` is written as the start of the assistant's reply (``"ANSWER:"``), and
-        each of ``continuations`` (``" A"``, ``" B"``, ...) is scored after it: one
-        forward pass per continuation, batched, no generation. Write continuations with
-        their leading space. Not cached (a forward pass is cheaper than a lookup key).
+        each of ``continuations`` (``" A"``, ``" B"``, ...) is scored after it: the prompt is
+        run once and its key/value cache shared by the continuations (batched), no
+        generation. Write continuations with their leading space. Not cached (a forward
+        pass is cheaper than a lookup key).
         """
-        from labcore.metrics import token_logprobs
+        from labcore.metrics import continuation_logprobs
 
         if not continuations:
             return []
@@ -150,9 +151,18 @@ class LocalChatModel(ChatModel):
             common = max(1, min(common, len(full) - 1))
             seqs.append(full)
             spans.append(len(full) - common)
+        # The prompt is run once: every continuation reuses its key/value cache from the
+        # shortest common prefix on.
+        shared = min(len(full) - n for full, n in zip(seqs, spans, strict=True))
+        while shared > 1 and any(full[shared - 1] != seqs[0][shared - 1] for full in seqs):
+            shared -= 1
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        per_token = token_logprobs(
-            self.model, seqs, batch_size=batch_size or self.batch_size, pad_id=pad
+        per_token = continuation_logprobs(
+            self.model,
+            seqs[0][:shared],
+            [full[shared:] for full in seqs],
+            batch_size=batch_size or self.batch_size,
+            pad_id=pad,
         )
         return [float(lp[-n:].sum()) for lp, n in zip(per_token, spans, strict=True)]
 
