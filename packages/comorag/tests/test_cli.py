@@ -87,7 +87,7 @@ def test_synth_index_ask_retrieve_eval_report(tmp_path, server, story_file, caps
     assert added["chunks"] == summary["chunks"] + 1
     data = _data(tmp_path, story_file)
     runs = tmp_path / "runs"
-    for method in ("comorag", "naive", "raptor"):
+    for method in ("comorag", "naive", "raptor", "gold"):
         out = runs / method
         argv = ["eval", "--data", str(data), "--index", str(idx), "--method", method]
         assert main([*argv, "--out", str(out), *_llm(server)]) == 0
@@ -108,8 +108,8 @@ def test_synth_index_ask_retrieve_eval_report(tmp_path, server, story_file, caps
     assert server.hits == hits and "already finished" in capsys.readouterr().err
     assert main(["report", str(runs)]) == 0
     table = capsys.readouterr().out
-    assert table.startswith("| method |") and table.count("\n") == 5
-    for method in ("comorag", "naive", "raptor"):
+    assert table.startswith("| method |") and table.count("\n") == 6
+    for method in ("comorag", "naive", "raptor", "gold"):
         assert f"| {method} | default | openai:fake | 1 | 1 | 1.00 |" in table
 
 
@@ -129,6 +129,9 @@ def test_eval_resumes_after_the_last_finished_question(tmp_path, server, story_f
     first = (out / "rows.jsonl").read_text().splitlines()[0]
     (out / "rows.jsonl").write_text(first + "\n")
     hits = server.hits
+    gold = [*argv[:6], "gold", "--out", str(tmp_path / "gold"), *_llm(server)]
+    assert main(gold) == 2 and not (tmp_path / "gold").exists()  # no evidence spans
+    assert "has no evidence spans" in capsys.readouterr().err
     assert main([*argv, "--llm.cache", "false"]) == 2  # another config: refused
     assert main(argv) == 0
     assert server.hits == hits  # the two remaining answers came from the cache

@@ -216,37 +216,66 @@ def test_baselines_answer_in_one_call(index, make_res, scripted, reply):
         assert layers == {"veridical"} if kind == "naive" else layers <= {"veridical", "semantic"}
 
 
+def test_gold_method_reads_the_evidence_chunks_first(index, make_res, scripted, reply):
+    from comorag.eval.methods import gold_chunks
+
+    last = index.chunks[-1]
+    span = {"start": last["start"] + 1, "end": last["start"] + 5}
+    assert gold_chunks(index.chunks, [span]) == [last["id"]]
+    retriever = Retriever(index, make_res(scripted(reply)), LOOP)
+    gold = Baseline(retriever, LOOP, "gold")
+    result = gold.ask("Where did Mara die?", evidence=[span])
+    refs = result.trace["retrieved"]
+    assert refs[0]["id"] == last["id"] and last["id"] in result.chunks_seen
+    # The rest of the budget is naive RAG's ranking, so the reader sees as much text.
+    naive = Baseline(retriever, LOOP, "naive").ask("Where did Mara die?").trace["retrieved"]
+    assert {r["id"] for r in refs} - {last["id"]} <= {r["id"] for r in naive}
+    with pytest.raises(ValueError, match="evidence"):
+        gold.ask("Where did Mara die?")
+
+
 def test_multiple_choice_by_log_probability(index, make_res, scripted, reply):
     class Scoring(scripted):
-        """Scores continuations from a table: letters, '*' and option texts."""
+        """Scores continuations from a table: letters, '*' and option texts; the
+        evidence-free prior prompt (question 'N/A') reads its own table."""
 
-        def __init__(self, table, **kw):
+        def __init__(self, table, prior=None, **kw):
             super().__init__(reply, **kw)
-            self.table = table
+            self.table, self.prior = table, prior or {}
             self.scored = []
 
         def score_continuations(self, conversation, continuations, *, prefill=""):
+            is_prior = "Question: N/A" in conversation[-1]["content"]
             self.scored.append((prefill, list(continuations)))
-            return [self.table.get(c.strip(), -9.0) for c in continuations]
+            table = self.prior if is_prior else self.table
+            return [table.get(c.strip(), -9.0) for c in continuations]
 
     options = ["Eastport", "Ashford", "Kellmoor", "Greywater"]
-    llm = Scoring({"*": -0.1, "C": -0.5, "Ashford": -0.2})
+    table = {"*": -0.1, "D": -0.5, "Ashford": -0.2, "Kellmoor": -1.0}
+    prior = {"Ashford": -0.1, "Kellmoor": -3.0}  # Kellmoor is unlikely without evidence
+    llm = Scoring(table, prior)
     loop, _ = _loop(index, make_res, llm, max_cycles=1)
     result = loop.ask("Where did Mara die?", options)
-    # Step 0 may say '*' (it scored best), the last try may not: C wins there.
+    # Step 0 may say '*' (its letter scored best), the last try may not: by default the
+    # calibrated text score decides, and Kellmoor gains most from the evidence.
     assert [s["answer"] for s in result.trace["steps"]] == ["*", "C"]
     assert result.answer == "C" and "Answer" not in llm.roles()
     texts = [f" {o}" for o in options]
-    # Letters and option texts are scored in one call, so the prompt is run once.
+    # Letters and option texts are scored in one call, so the prompt is run once; the
+    # prior prompt scores the texts alone.
     assert llm.scored[0] == ("ANSWER:", [" A", " B", " C", " D", " *", *texts])
+    assert llm.scored[1] == ("ANSWER:", texts)
     assert [" A", " B", " C", " D", *texts] in [c for _, c in llm.scored]  # no '*' at the last try
-    # The option texts were scored as a check; they disagree with the letter here.
     info = json.loads(result.trace["steps"][1]["raw_answer"])
-    assert info["text_choice"] == "B" and info["agree"] is False
+    assert info["picks"] == {"letter": "D", "text": "B", "pmi": "C"} and info["agree"] is False
+    for rule, want in (("letter", "D"), ("text", "B")):
+        cfg = dataclasses.replace(LOOP, mc_choice=rule)
+        retriever = Retriever(index, make_res(Scoring(table, prior)), cfg)
+        assert Baseline(retriever, cfg, "naive").ask("Where?", options).answer == want
     calls = [c for c in result.trace["calls"] if c["role"] == "answer"]
     assert len(calls) == 2 and all(c["completion_tokens"] == 0 for c in calls)
     # Baselines score too; --loop.mc_answer generate asks the model to write the letter.
-    retriever = Retriever(index, make_res(Scoring({"D": -0.1})), LOOP)
+    retriever = Retriever(index, make_res(Scoring({"Greywater": -0.1})), LOOP)
     assert Baseline(retriever, LOOP, "naive").ask("Where?", options).answer == "D"
     gen = dataclasses.replace(LOOP, mc_answer="generate")
     llm = Scoring({"D": -0.1})

@@ -106,6 +106,13 @@ class LoopConfig:
     """Multiple choice: ``score`` picks the option letter (or ``*``) of highest log-probability
     after a pre-filled ``ANSWER:`` when the model can score (local models; others generate);
     ``generate`` lets the model write its ``ANSWER:`` line."""
+    mc_choice: Literal["pmi", "text", "letter"] = "pmi"
+    """With ``mc_answer=score``, what picks the option. ``pmi``: each option text's summed
+    log-probability after ``ANSWER:`` minus the same under an evidence-free, question-free
+    prompt (calibrated against the option's own surface prior); ``text``: the summed
+    log-probability alone; ``letter``: the option letter's (what the prompt asks for, but
+    a 135M model maps letters to options at chance even with the gold evidence). ``*``
+    wins, where allowed, when its letter scores above every option letter."""
     hide_options: bool = True
     """Keep multiple-choice options out of retrieval queries (paper intent; official code leaks them)."""
     star_at_step0_mc: bool = True
@@ -303,8 +310,10 @@ class EvalRun:
     """Questions JSONL (``comorag synth`` or ``comorag convert``)."""
     index: str
     """A complete comorag index of the text the questions are about."""
-    method: Literal["comorag", "naive", "raptor"] = "comorag"
-    """The memory loop, naive RAG (dense chunks) or a RAPTOR-style collapsed tree."""
+    method: Literal["comorag", "naive", "raptor", "gold"] = "comorag"
+    """The memory loop, naive RAG (dense chunks), a RAPTOR-style collapsed tree, or
+    ``gold``: naive RAG with the gold-evidence chunks put first (a reading check; needs
+    questions with evidence spans)."""
     limit: int | None = None
     """Evaluate the first N questions only."""
     loop: LoopConfig = field(default_factory=LoopConfig)

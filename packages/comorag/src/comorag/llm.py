@@ -198,39 +198,57 @@ class Agents:
         *,
         allow_unknown: bool,
         prefill: str = "ANSWER:",
+        rule: str = "pmi",
     ) -> tuple[str, dict]:
         """A multiple-choice answer by log-probability instead of generation.
 
         After the assistant's reply is pre-filled with ``prefill``, each option letter
-        (and ``*`` when ``allow_unknown``) is scored as its continuation; the best letter
-        is the answer. As a check, each option's text is scored the same way (mean
-        log-probability per token, so long options are not penalised); whether the two
-        agree is reported, the letter decides (it is what the prompt asks for).
+        (and ``*`` when ``allow_unknown``) and each option's text are scored as its
+        continuation, in one call (the prompt is run once). ``rule`` picks the option:
+        ``letter`` (best letter), ``text`` (best summed text log-probability) or ``pmi``
+        (text log-probability minus the text's log-probability under
+        :func:`comorag.prompts.option_prior_prompt`, a second, short prompt with no
+        evidence and no question). ``*`` is the answer, where allowed, when its letter
+        beats every option letter. The trace info holds every score and each rule's pick.
         Counted as one call with no completion tokens.
         """
-        from comorag.prompts import LETTERS
+        from comorag.prompts import LETTERS, option_prior_prompt
 
+        if rule not in ("pmi", "text", "letter"):
+            raise ValueError(f"mc_choice {rule!r}: expected pmi, text or letter")
         start = time.perf_counter()
-        letters = list(LETTERS[: len(choices)]) + (["*"] if allow_unknown else [])
-        # Letters and texts in one call: the prompt is processed once for both.
+        n = len(choices)
+        letters = list(LETTERS[:n]) + (["*"] if allow_unknown else [])
+        texts = [f" {c}" for c in choices]
         scores = self.llm.score_continuations(
-            conv, [f" {x}" for x in letters] + [f" {c}" for c in choices], prefill=prefill
+            conv, [f" {x}" for x in letters] + texts, prefill=prefill
         )
-        letter_lp, text_sum = scores[: len(letters)], scores[len(letters) :]
-        text_lp = [
-            lp / max(1, self._count(" " + c)) for lp, c in zip(text_sum, choices, strict=True)
-        ]
+        letter_lp, text_lp = scores[: len(letters)], scores[len(letters) :]
+        prior = option_prior_prompt(choices)
+        prior_lp = self.llm.score_continuations(prior, texts, prefill=prefill)
         self.cost.seconds += time.perf_counter() - start
-        self.cost.batches += 1
-        pick = letters[max(range(len(letters)), key=lambda i: letter_lp[i])]
-        by_text = LETTERS[max(range(len(choices)), key=lambda i: text_lp[i])]
+        self.cost.batches += 2
+
+        def best(values) -> str:
+            return LETTERS[max(range(n), key=lambda i: values[i])]
+
+        picks = {
+            "letter": best(letter_lp),
+            "text": best(text_lp),
+            "pmi": best([t - p for t, p in zip(text_lp, prior_lp, strict=True)]),
+        }
+        unknown = allow_unknown and letter_lp[-1] > max(letter_lp[:n])
+        pick = "*" if unknown else picks[rule]
         info = {
+            "rule": rule,
             "letter_logprobs": dict(zip(letters, map(float, letter_lp), strict=True)),
             "text_logprobs": dict(zip(LETTERS, map(float, text_lp), strict=False)),
-            "text_choice": by_text,
-            "agree": pick == by_text,
+            "prior_logprobs": dict(zip(LETTERS, map(float, prior_lp), strict=False)),
+            "picks": picks,
+            "agree": len(set(picks.values())) == 1,
         }
-        self._record(role, conv, "", 0, True, output=f"{prefill} {pick}")
+        extra = sum(self._count(m["content"]) for m in prior)
+        self._record(role, conv, "", 0, True, output=f"{prefill} {pick}", extra_prompt=extra)
         return pick, info
 
     def _record(
@@ -241,8 +259,9 @@ class Agents:
         attempt: int,
         parsed: bool,
         output: str | None = None,
+        extra_prompt: int = 0,
     ) -> None:
-        prompt = sum(self._count(m["content"]) for m in conv)
+        prompt = sum(self._count(m["content"]) for m in conv) + extra_prompt
         completion = self._count(out) if out else 0
         self.cost.calls += 1
         self.cost.prompt_tokens += prompt

@@ -206,6 +206,12 @@ def answer_prompt(
     )
 
 
+def option_prior_prompt(choices: list[str]) -> list[dict]:
+    """The answer prompt with neither evidence nor question: what the model would say for
+    each option anyway, subtracted to calibrate option-text scores."""
+    return answer_prompt("N/A", {}, choices, allow_unknown=False)
+
+
 REASONING_HEADINGS = {
     False: ("Content Understanding", "Relevant Information Analysis", "Key Facts"),
     True: ("Content Understanding", "Question Analysis", "Options Analysis"),

@@ -68,7 +68,9 @@ class ComoRAG:
             and style == "short"
             and self.agents.can_score()
         ):
-            letter, info = self.agents.choose("answer", conv, choices, allow_unknown=allow_unknown)
+            letter, info = self.agents.choose(
+                "answer", conv, choices, allow_unknown=allow_unknown, rule=self.cfg.mc_choice
+            )
             return letter, json.dumps(info)
         parse = (prompts.parse_final_answer if style == "reasoning" else prompts.parse_answer)(
             choices

@@ -1,4 +1,5 @@
-"""The methods compared on one index: ComoRAG, naive RAG and a RAPTOR-style collapsed tree."""
+"""The methods compared on one index: ComoRAG, naive RAG, a RAPTOR-style collapsed tree,
+and ``gold``, a reading check that is handed the evidence."""
 
 from __future__ import annotations
 
@@ -14,19 +15,38 @@ from comorag.config import LoopConfig
 
 @dataclass
 class Baseline:
-    """One retrieval, one answer: ``naive`` (chunks) or ``raptor`` (collapsed tree)."""
+    """One retrieval, one answer: ``naive`` (chunks), ``raptor`` (collapsed tree) or
+    ``gold`` (the chunks that hold the question's gold evidence first, then naive's
+    ranking fills the same budget: an upper bound on what the reader gets right when
+    retrieval is perfect, with as many distractors as naive RAG sees)."""
 
     retriever: Retriever
     cfg: LoopConfig
     kind: str
 
-    def ask(self, question: str, choices: list[str] | None = None) -> Result:
+    @property
+    def needs_evidence(self) -> bool:
+        return self.kind == "gold"
+
+    def ask(
+        self,
+        question: str,
+        choices: list[str] | None = None,
+        evidence: list[dict] | None = None,
+    ) -> Result:
         r = self.retriever
         agents = r.res.agents
         before = len(agents.cost.records)
         start = time.perf_counter()
         qvec = r.embed([question])
         units: list[Unit] = r.dense("veridical", qvec, self.cfg.top_k)[0]
+        if self.kind == "gold":
+            if evidence is None:
+                raise ValueError("method gold needs the question's evidence spans")
+            held = gold_chunks(r.index.chunks, evidence)
+            units = [r._unit("veridical", i, 1.0) for i in held] + [
+                u for u in units if u.id not in held
+            ]
         if self.kind == "raptor":
             # Collapsed tree: leaves and every level's summaries, searched together.
             units = sorted(
@@ -40,7 +60,9 @@ class Baseline:
         conv = prompts.answer_prompt(question, sections, choices, allow_unknown=False, style=style)
         raw: list[str] = []
         if choices and self.cfg.mc_answer == "score" and style == "short" and agents.can_score():
-            answer, info = agents.choose("answer", conv, choices, allow_unknown=False)
+            answer, info = agents.choose(
+                "answer", conv, choices, allow_unknown=False, rule=self.cfg.mc_choice
+            )
             raw.append(json.dumps(info))
             return self._result(question, choices, packed, chunks, answer, raw, before, start)
         parse = (prompts.parse_final_answer if style == "reasoning" else prompts.parse_answer)(
@@ -91,10 +113,19 @@ class Baseline:
         return Result(answer, 0, trace, sorted(u.id for u in chunks), prov)
 
 
+def gold_chunks(chunks: list[dict], evidence: list[dict]) -> list[int]:
+    """Ids of the chunks that overlap any gold evidence span (character offsets)."""
+    return [
+        c["id"]
+        for c in chunks
+        if any(c["start"] < e["end"] and e["start"] < c["end"] for e in evidence)
+    ]
+
+
 def make_method(method: str, retriever: Retriever, cfg: LoopConfig):
     if method == "comorag":
         return ComoRAG(retriever, cfg)
     return Baseline(retriever, cfg, method)
 
 
-METHODS = ("comorag", "naive", "raptor")
+METHODS = ("comorag", "naive", "raptor", "gold")

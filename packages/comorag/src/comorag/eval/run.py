@@ -13,6 +13,7 @@ import json
 import sys
 
 from comorag.config import EvalRun
+from labcore.errors import DataError
 from labcore.io import read_jsonl, write_jsonl
 
 PACKAGE = "comorag"
@@ -80,7 +81,10 @@ def _ask_all(run, method, questions, rows, traces, retriever) -> None:
     rows_file, traces_file = run.path / ROWS, run.path / TRACES
     for n in range(len(rows), len(questions)):
         q = questions[n]
-        result = method.ask(q["question"], q.get("choices"))
+        if getattr(method, "needs_evidence", False):
+            result = method.ask(q["question"], q.get("choices"), evidence=q.get("evidence") or [])
+        else:
+            result = method.ask(q["question"], q.get("choices"))
         row = score(q, result, retriever.index.chunks)
         rows.append(row)
         traces.append({"id": q["id"], **result.trace})
@@ -98,6 +102,14 @@ def run_eval(args) -> int:
     from labcore.rundir import RunDir
 
     cfg: EvalRun = args.config
+    if cfg.method == "gold":  # checked before the run folder is made
+        from comorag.data import load_questions
+
+        missing = next((q["id"] for q in load_questions(cfg.data) if not q.get("evidence")), None)
+        if missing is not None:
+            raise DataError(
+                f"{cfg.data}: question {missing} has no evidence spans; method gold needs them"
+            )
     run = RunDir.for_args(args, PACKAGE)
     if run.finished:
         summary = run.load_metrics()
