@@ -123,3 +123,15 @@ def test_score_continuations_prefers_the_right_option(llm):
     alone = [llm.score_continuations(conv, [c], prefill="ANSWER:")[0] for c in (" A", " B")]
     assert alone == pytest.approx(letters, abs=1e-4)
     assert llm.score_continuations(conv, []) == []
+
+
+def test_a_final_assistant_message_is_continued(llm):
+    question = user("What is the capital of France? Reply as ANSWER: <city>.")
+    started = [*question, {"role": "assistant", "content": "ANSWER:"}]
+    # The reply so far is appended after the generation prompt, with no end-of-turn.
+    assert llm.render(started) == llm.render(question) + "ANSWER:"
+    assert llm.encode(started)[: len(llm.encode(question))] == llm.encode(question)
+    [reply] = llm.chat([started], max_new_tokens=6)
+    assert not reply.lstrip().startswith("ANSWER") and "Paris" in reply
+    # A lone assistant message is not a started reply.
+    assert llm.render([{"role": "assistant", "content": "Hi"}]).endswith("assistant\n")

@@ -216,6 +216,36 @@ def test_baselines_answer_in_one_call(index, make_res, scripted, reply):
         assert layers == {"veridical"} if kind == "naive" else layers <= {"veridical", "semantic"}
 
 
+def test_replies_are_started_with_their_format_where_the_model_continues(
+    index, make_res, scripted, reply
+):
+    class Continuing(scripted):
+        """Continues a started reply: answers only the rest of a well-formed reply."""
+
+        continues_final_message = True
+
+        def chat(self, conversations, **kw):
+            full = super().chat(conversations, **kw)
+            out = []
+            for conv, text in zip(conversations, full, strict=True):
+                started = conv[-1]["content"] if conv[-1]["role"] == "assistant" else ""
+                assert text.startswith(started)
+                out.append(text[len(started) :])
+            return out
+
+    llm = Continuing(reply)
+    loop, _ = _loop(index, make_res, llm, max_cycles=2, memory=False)
+    result = loop.ask("Where did Mara die? (started)")
+    started = {conv[-1]["content"] for batch in llm.batches for _, conv in batch}
+    assert {"ANSWER:", "KEEP:"} <= started and result.answer == "Ashford"
+    calls = [c for c in result.trace["calls"] if c["role"] == "answer"]
+    assert calls and all(c["output"].startswith("ANSWER:") and c["parsed"] for c in calls)
+    # --loop.prefill false: the prompts end with the user's turn.
+    llm = Continuing(reply)
+    _loop(index, make_res, llm, prefill=False)[0].ask("Where did Mara die? (plain)")
+    assert all(conv[-1]["role"] == "user" for batch in llm.batches for _, conv in batch)
+
+
 def test_gold_method_reads_the_evidence_chunks_first(index, make_res, scripted, reply):
     from comorag.eval.methods import gold_chunks
 

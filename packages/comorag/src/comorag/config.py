@@ -113,6 +113,10 @@ class LoopConfig:
     log-probability alone; ``letter``: the option letter's (what the prompt asks for, but
     position-biased in small models: SmolLM2-135M picked ``A`` for 25 of 35 questions).
     ``*`` wins, where allowed, when its letter scores above every option letter."""
+    prefill: bool = True
+    """Start the answer, probe and fact-filter replies with their format's opening
+    (``ANSWER:``, ``PROBE:``, ``KEEP:``) where the model continues a started reply
+    (labcore's local model); ``false`` asks for the format in the prompt only."""
     hide_options: bool = True
     """Keep multiple-choice options out of retrieval queries (paper intent; official code leaks them)."""
     star_at_step0_mc: bool = True

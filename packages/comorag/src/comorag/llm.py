@@ -129,7 +129,16 @@ class Agents:
             else (lambda s: max(1, len(s) // 4))
         )
 
-    def _send(self, convs: list[list[dict]], max_new_tokens: int) -> list[str]:
+    def can_prefill(self) -> bool:
+        """Whether the model continues a started assistant reply (labcore's local model)."""
+        return bool(getattr(self.llm, "continues_final_message", False))
+
+    def _send(self, convs: list[list[dict]], max_new_tokens: int, prefill: str = "") -> list[str]:
+        if prefill and self.can_prefill():
+            # The model writes after the format's opening; parsers see it whole.
+            started = [[*c, {"role": "assistant", "content": prefill}] for c in convs]
+            replies = self._send(started, max_new_tokens)
+            return [prefill + r for r in replies]
         start = time.perf_counter()
         if self.one_at_a_time:
             out = [self.llm.chat([c], max_new_tokens=max_new_tokens)[0] for c in convs]
@@ -149,12 +158,15 @@ class Agents:
         max_new_tokens: int,
         fallback: Callable[[str], Any] | None = None,
         reminder: str = "",
+        prefill: str = "",
     ) -> list[Any]:
         """Send ``convs`` as one batch; return ``parse(output)`` per conversation.
 
         ``parse`` returns None when the output does not follow the format; those
         conversations are asked again (with ``reminder`` appended) up to ``retries``
         times, and what still fails goes through ``fallback`` (default: None).
+        ``prefill`` (``"ANSWER:"``) starts the reply where the model can continue one
+        (:meth:`can_prefill`); the output then begins with it.
         """
         results: list[Any] = [None] * len(convs)
         pending = list(range(len(convs)))
@@ -163,7 +175,7 @@ class Agents:
         for attempt in range(self.retries + 1):
             if not pending:
                 break
-            outputs = self._send([current[i] for i in pending], max_new_tokens)
+            outputs = self._send([current[i] for i in pending], max_new_tokens, prefill)
             still = []
             for i, out in zip(pending, outputs, strict=True):
                 last_output[i] = out

@@ -32,6 +32,10 @@ class LocalChatModel(ChatModel):
         llm.chat([[{"role": "user", "content": "What is the capital of France?"}]])
         # ['The capital of France is Paris.']
 
+    A conversation that ends with an assistant message is continued: that message is
+    the start of the reply (``"ANSWER:"``), and the answer is what the model writes
+    after it, so a small model is put on the asked-for format instead of told about it.
+
     Sampling with ``seed`` is reproducible for the same call (same conversations
     in the same order, same ``batch_size``); which other prompts share a chunk
     changes the random draws, so it is not reproducible per conversation.
@@ -134,9 +138,7 @@ class LocalChatModel(ChatModel):
 
         if not continuations:
             return []
-        text = self.tokenizer.apply_chat_template(
-            conversation, tokenize=False, add_generation_prompt=True
-        )
+        text = self.render(conversation)
         prefix = self.tokenizer(text + prefill, add_special_tokens=False)["input_ids"]
         seqs, spans = [], []
         for cont in continuations:
@@ -166,13 +168,29 @@ class LocalChatModel(ChatModel):
         )
         return [float(lp[-n:].sum()) for lp, n in zip(per_token, spans, strict=True)]
 
-    def encode(self, conversation: Conversation) -> list[int]:
-        """Token ids of ``conversation`` rendered with the chat template, ready for the answer."""
+    #: The reply so far may be given as a final assistant message (see the class docs).
+    continues_final_message = True
+
+    def render(self, conversation: Conversation) -> str:
+        """``conversation`` as chat-template text that ends where the model writes next.
+
+        A final assistant message is the start of the reply: the earlier messages are
+        rendered with the generation prompt and its text is appended as is (not closed
+        with an end-of-turn token, as the template would write it).
+        """
+        conversation = list(conversation)
+        started = ""
+        if len(conversation) > 1 and conversation[-1]["role"] == "assistant":
+            started = conversation.pop()["content"]
         text = self.tokenizer.apply_chat_template(
             conversation, tokenize=False, add_generation_prompt=True
         )
+        return text + started
+
+    def encode(self, conversation: Conversation) -> list[int]:
+        """Token ids of ``conversation`` rendered with the chat template, ready for the answer."""
         # The template already wrote every special token the model expects.
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self.tokenizer(self.render(conversation), add_special_tokens=False)["input_ids"]
 
     def _generate_chunk(
         self,

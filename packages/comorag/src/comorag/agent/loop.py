@@ -93,6 +93,7 @@ class ComoRAG:
                 if style == "reasoning"
                 else f"Reply with exactly one line: {fmt}"
             ),
+            prefill="ANSWER:" if self.cfg.prefill and style == "short" else "",
         )
         if answer is None:
             # Still unparseable: '*' when allowed (try again with more evidence), else the
@@ -110,6 +111,7 @@ class ComoRAG:
             prompts.parse_probes,
             max_new_tokens=self.cfg.probe_tokens,
             reminder="Write each query on its own line starting with PROBE:",
+            prefill="PROBE:" if self.cfg.prefill else "",
         )
         seen = {p.lower() for p in previous}
         fresh = []

@@ -117,6 +117,7 @@ class Retriever:
                 prompts.parse_keep(len(tops[0])),
                 max_new_tokens=self.cfg.filter_tokens,
                 reminder="Reply with one line: KEEP: followed by numbers, or KEEP: none.",
+                prefill="KEEP:" if self.cfg.prefill else "",
             )
             # An unparseable filter reply keeps every candidate fact (recall over precision).
             kept = [

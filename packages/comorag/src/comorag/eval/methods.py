@@ -84,6 +84,7 @@ class Baseline:
                 if style == "reasoning"
                 else "Reply with exactly one line: ANSWER: <answer>"
             ),
+            prefill="ANSWER:" if self.cfg.prefill and style == "short" else "",
         )
         if answer is None:
             answer = (raw[-1].strip().splitlines() or [""])[0][:100]
