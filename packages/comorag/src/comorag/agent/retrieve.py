@@ -74,7 +74,8 @@ class Retriever:
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.res.embedder.encode(texts)
 
-    def _unit(self, layer: str, i: int, score: float) -> Unit:
+    def unit(self, layer: str, i: int, score: float) -> Unit:
+        """Item ``i`` of ``layer`` as a retrieved unit with ``score``."""
         if layer == "veridical":
             c = self.index.chunks[i]
             return Unit(layer, i, c["text"], score, c["tokens"], [i])
@@ -96,7 +97,7 @@ class Retriever:
         out = []
         for row in scores:
             order = np.argsort(-row, kind="stable")[:k]
-            out.append([self._unit(layer, int(i), float(row[i])) for i in order])
+            out.append([self.unit(layer, int(i), float(row[i])) for i in order])
         return out
 
     def veridical(self, queries: list[str], qvecs: np.ndarray, k: int) -> list[list[Unit]]:
@@ -147,7 +148,7 @@ class Retriever:
                     k=self.cfg.rrf_k,
                 )
                 ranked = [(int(cid), sc) for cid, sc in fused]
-            out.append([self._unit("veridical", cid, sc) for cid, sc in ranked[:k]])
+            out.append([self.unit("veridical", cid, sc) for cid, sc in ranked[:k]])
         return out
 
     def _seeds(self, fact_row: np.ndarray, top: np.ndarray, kept: list[int]) -> dict[str, float]:

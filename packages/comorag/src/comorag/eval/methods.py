@@ -44,7 +44,7 @@ class Baseline:
             if evidence is None:
                 raise ValueError("method gold needs the question's evidence spans")
             held = gold_chunks(r.index.chunks, evidence)
-            units = [r._unit("veridical", i, 1.0) for i in held] + [
+            units = [r.unit("veridical", i, 1.0) for i in held] + [
                 u for u in units if u.id not in held
             ]
         if self.kind == "raptor":

@@ -99,13 +99,16 @@ def _ask_all(run, method, questions, rows, traces, retriever) -> None:
 
 def run_eval(args) -> int:
     """Evaluate ``args.config`` (an :class:`EvalRun`) into the run folder ``args.out``."""
+    from comorag.data import load_questions
     from labcore.rundir import RunDir
 
     cfg: EvalRun = args.config
-    if cfg.method == "gold":  # checked before the run folder is made
-        from comorag.data import load_questions
-
-        missing = next((q["id"] for q in load_questions(cfg.data) if not q.get("evidence")), None)
+    # Read and checked before the run folder is made: bad input leaves nothing behind.
+    questions = load_questions(cfg.data)
+    if cfg.limit is not None:
+        questions = questions[: cfg.limit]
+    if cfg.method == "gold":
+        missing = next((q["id"] for q in questions if not q.get("evidence")), None)
         if missing is not None:
             raise DataError(
                 f"{cfg.data}: question {missing} has no evidence spans; method gold needs them"
@@ -116,12 +119,6 @@ def run_eval(args) -> int:
         print(f"{run.path}: already finished", file=sys.stderr)
         print(json.dumps({k: summary.get(k) for k in SHOWN}))
         return 0
-
-    from comorag.data import load_questions
-
-    questions = load_questions(cfg.data)
-    if cfg.limit is not None:
-        questions = questions[: cfg.limit]
     rows_file, traces_file = run.path / ROWS, run.path / TRACES
     rows = read_jsonl(rows_file) if rows_file.is_file() else []
     traces = read_jsonl(traces_file) if traces_file.is_file() else []
