@@ -116,7 +116,9 @@ class LoopConfig:
     prefill: bool = True
     """Start the answer, probe and fact-filter replies with their format's opening
     (``ANSWER:``, ``PROBE:``, ``KEEP:``) where the model continues a started reply
-    (labcore's local model); ``false`` asks for the format in the prompt only."""
+    (labcore's local model); ``false`` asks for the format in the prompt only. ComoRAG's
+    answers that may be ``*`` are never started (a started reply from a small model all
+    but never says ``*``, which ended the loop at its first retrieval)."""
     hide_options: bool = True
     """Keep multiple-choice options out of retrieval queries (paper intent; official code leaks them)."""
     star_at_step0_mc: bool = True

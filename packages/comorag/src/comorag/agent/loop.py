@@ -93,7 +93,11 @@ class ComoRAG:
                 if style == "reasoning"
                 else f"Reply with exactly one line: {fmt}"
             ),
-            prefill="ANSWER:" if self.cfg.prefill and style == "short" else "",
+            # An answer that may be '*' is not started: a small model continuing "ANSWER:"
+            # almost never writes '*', and the loop would stop at its first retrieval.
+            prefill="ANSWER:"
+            if self.cfg.prefill and style == "short" and not allow_unknown
+            else "",
         )
         if answer is None:
             # Still unparseable: '*' when allowed (try again with more evidence), else the
