@@ -133,11 +133,8 @@ def cmd_run(args) -> int:
     from knowledge_dynamics.train.runner import finish_inject, open_run, run_control, run_inject
 
     cfg = job.base()
-    if cfg.model.preset == "smollm2":
-        checkpoint = "smollm2"
-    else:
-        sub = open_run(top.path / "pretrain", "pretrain", pretrain_config(cfg), args.device)
-        checkpoint = str(pretrain(cfg, sub, args.device)[job.stage])
+    sub = open_run(top.path / "pretrain", "pretrain", pretrain_config(cfg), args.device)
+    checkpoint = str(pretrain(cfg, sub, args.device)[job.stage])
     run_inject(cfg, checkpoint, top, job.knowledge, device=args.device)
     run_control(cfg, checkpoint, top, job.knowledge, device=args.device)
     _print_summary(finish_inject(top, cfg))

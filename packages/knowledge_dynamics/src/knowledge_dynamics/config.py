@@ -69,7 +69,9 @@ class ModelConfig:
     """``tiny``: a small Llama-style model trained from scratch; ``smollm2``: the bundled SmolLM2-135M."""
 
     preset: Literal["tiny", "smollm2"] = "tiny"
-    """Model family (``smollm2`` skips pretraining and continues the bundled model)."""
+    """Model family: ``tiny`` is pretrained from scratch; ``smollm2`` is the bundled SmolLM2-135M,
+    whose pretraining continues on the background corpus (its own tokenizer; the tiny-only
+    fields below are ignored)."""
     vocab_size: int = 1024
     """Size of the byte-level BPE tokenizer trained on the background corpus (tiny only)."""
     d_model: int = 64
@@ -339,7 +341,7 @@ class InjectJob(Config):
 
 @dataclass(frozen=True)
 class RunJob(Config):
-    """``run``: pretrain the tiny model, inject into one stage, analyze."""
+    """``run``: pretrain (tiny) or continue pretraining (smollm2), inject into one stage, analyze."""
 
     stage: str = "mid"
     """Stage checkpoint to inject into: early, mid or late (stageI when pretrain.stages is not 3)."""
@@ -348,10 +350,7 @@ class RunJob(Config):
 
     def validate(self) -> RunJob:
         super().validate()
-        if self.model.preset == "tiny":
-            check_choice("--stage", self.stage, stage_names(self.pretrain.stages).values())
-        else:
-            _constant_lr_needed(self, "hub")
+        check_choice("--stage", self.stage, stage_names(self.pretrain.stages).values())
         check_knowledge(self.knowledge)
         return self
 
@@ -394,8 +393,6 @@ class ExperimentsJob(Config):
 
     def validate(self) -> ExperimentsJob:
         super().validate()
-        if self.model.preset != "tiny":
-            raise DataError("experiments runs the tiny model only (model.preset=tiny)")
         if len(self.pretrain.stages) != 3:
             raise DataError("experiments needs three pretrain.stages (early, mid, late)")
         if self.seeds < 1:
@@ -484,10 +481,33 @@ PRESETS: dict[str, dict] = {
         "inject.checkpoint_every": 250,
         "inject.log_points": 40,
     },
+    # The bundled SmolLM2-135M, the whole protocol on a CPU in about half an hour: 24 steps of
+    # continued pretraining on the background (stages at 8 / 16 / 24), then 30 injection
+    # steps (3 injections, 5 apart, 3-step window) and their sham control, 6 passages in
+    # 8 rows of 128 tokens. The passages are most of step 0's tokens (paper ~1.4%): a batch
+    # that made them a small share would cost a CPU minutes per step.
+    "smollm2": {
+        "synth.n_items": 6,
+        "corpus.n_docs": 4000,
+        "model.preset": "smollm2",
+        "model.seq_len": 128,
+        "pretrain.steps": 24,
+        "pretrain.batch_size": 8,
+        "pretrain.lr": 2e-4,
+        "pretrain.warmup": 4,
+        "pretrain.stages": (8, 16, 24),
+        "inject.total_steps": 30,
+        "inject.inject_every": 5,
+        "inject.n_injections": 3,
+        "inject.window": 3,
+        "inject.batch_size": 8,
+        "inject.log_points": 8,
+        "inject.checkpoint_every": 10,
+    },
 }
 
 
 def preset(name: str) -> Config:
-    """The base config of a preset (``smoke``, ``default`` or ``gpu``)."""
+    """The base config of a preset (``smoke``, ``default``, ``gpu`` or ``smollm2``)."""
     check_choice("--preset", name, PRESETS)
     return Config().replace(**PRESETS[name])

@@ -1,4 +1,11 @@
-"""Pretraining of the ``tiny`` model from scratch, with stage checkpoints.
+"""Pretraining with stage checkpoints: the ``tiny`` model from scratch, or the bundled
+SmolLM2 (``model.preset=smollm2``) continued on the background corpus.
+
+The paper injects into checkpoints of a model pretrained on the very distribution of its
+injection stream. SmolLM2 has never seen the synthetic background, and its first updates on
+it lift every probe of the fictional world (names, templates) far more than any one fact
+does; continuing its pretraining on the background first makes the stream in-distribution,
+as in the paper, and gives the stages AdamW state and an LR schedule like the tiny model's.
 
 Stages (early / mid / late) are the analogue of OLMo's intermediate checkpoints: each is a
 folder inside the pretraining run folder with the model, the tokenizer and the optimizer +
@@ -19,16 +26,17 @@ from transformers import PreTrainedTokenizerFast
 
 from knowledge_dynamics.config import Config, stage_names
 from knowledge_dynamics.data.corpus import load_documents, pack
-from knowledge_dynamics.model import build_tiny, save_stage
+from knowledge_dynamics.model import build_tiny, load_checkpoint_model, save_stage
 from knowledge_dynamics.model.tokenizer import train_tokenizer
 from knowledge_dynamics.train.runner import jsonable, open_run, truncate_history
 from knowledge_dynamics.train.step import lr_at, train_step
-from labcore.errors import DataError
 from labcore.plots import plot_curves
 from labcore.rundir import RunDir
 from labcore.train import load_checkpoint, save_checkpoint, seed_everything
 
 CHECKPOINT_EVERY = 100
+#: a SmolLM2 step costs seconds on a CPU: keep a resume point more often
+CHECKPOINT_EVERY_SMOLLM2 = 10
 
 
 def pretrain_config(cfg: Config) -> dict:
@@ -54,8 +62,6 @@ def pretrain(
     ``pretrain`` run with :func:`pretrain_config`).
     """
     cfg.validate()
-    if cfg.model.preset != "tiny":
-        raise DataError("pretrain trains the tiny model only (model.preset=tiny)")
     run = (
         out if isinstance(out, RunDir) else open_run(out, "pretrain", pretrain_config(cfg), device)
     )
@@ -65,15 +71,20 @@ def pretrain(
     p = cfg.pretrain
     seed_everything(p.seed)
     docs, _ = load_documents(cfg.corpus)
-    tok_dir = run.path / "tokenizer"
-    if (tok_dir / "tokenizer.json").is_file():
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(tok_dir)
+    if cfg.model.preset == "smollm2":
+        model, tokenizer, _ = load_checkpoint_model("smollm2", device)
+        every = CHECKPOINT_EVERY_SMOLLM2
     else:
-        tokenizer = train_tokenizer(docs, cfg.model.vocab_size)
-        tokenizer.save_pretrained(tok_dir)
+        tok_dir = run.path / "tokenizer"
+        if (tok_dir / "tokenizer.json").is_file():
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(tok_dir)
+        else:
+            tokenizer = train_tokenizer(docs, cfg.model.vocab_size)
+            tokenizer.save_pretrained(tok_dir)
+        model = build_tiny(cfg.model, tokenizer).to(device)
+        every = CHECKPOINT_EVERY
     rows = pack(docs, tokenizer, cfg.model.seq_len)
     rows = rows[np.random.default_rng(p.seed).permutation(len(rows))]
-    model = build_tiny(cfg.model, tokenizer).to(device)
     opt = torch.optim.AdamW(
         model.parameters(), lr=p.lr, betas=(0.9, 0.95), weight_decay=p.weight_decay
     )
@@ -88,7 +99,8 @@ def pretrain(
     truncate_history(run, start)
     n_params = sum(t.numel() for t in model.parameters())
     run.print(
-        f"pretrain: {n_params} parameters, {len(rows)} rows of {cfg.model.seq_len} tokens, "
+        f"pretrain: {'SmolLM2 continued, ' if cfg.model.preset == 'smollm2' else ''}"
+        f"{n_params} parameters, {len(rows)} rows of {cfg.model.seq_len} tokens, "
         f"{p.steps} steps" + (f"; resuming at step {start}" if start else "")
     )
     names = stage_names(p.stages)
@@ -116,7 +128,7 @@ def pretrain(
                 "weight_decay": p.weight_decay,
             }
             save_stage(stages[names[done]], model, tokenizer, state)
-        if done % CHECKPOINT_EVERY == 0 or done == p.steps:
+        if done % every == 0 or done == p.steps:
             save_checkpoint(
                 last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done}
             )
