@@ -169,10 +169,11 @@ def verdicts(summary: dict) -> str:
         summary[ref]["excess_over_control"][sc]["memorization"]
         for sc in ("paraphrase", "duplicate")
     ]
+    # one seed has no std over seeds: the finding cannot be checked (n/a), not "yes"
     ok = (
         None
-        if any(e["mean"] is None for e in ex)
-        else all(e["mean"] > 0 and (e["n"] < 2 or e["mean"] > e["std"]) for e in ex)
+        if any(e["mean"] is None or e["n"] < 2 for e in ex)
+        else all(e["mean"] > 0 and e["mean"] > e["std"] for e in ex)
     )
     rows.append({"finding": "each exposure gives a jump above the control, by more than its std "
                  "over seeds (memorization, paraphrase / duplicate)",
