@@ -354,3 +354,37 @@ def test_save_refuses_to_replace_a_folder_that_is_not_an_index(tmp_path) -> None
     with pytest.raises(DataError, match="not a retrieval index"):
         BM25Index(["text"], ["a"]).save(tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+@pytest.mark.parametrize("block", [1 << 24, 7])
+def test_exact_cpu_search_equals_faiss_flat_search(metric, block, monkeypatch):
+    """The BLAS + topk search of a flat CPU index returns what faiss's own flat search does,
+    also when the rows are scored in blocks smaller than k."""
+    from labcore.retrieval import DenseIndex
+
+    rng = np.random.default_rng(3)
+    vecs = rng.standard_normal((300, 16)).astype(np.float32)
+    queries = rng.standard_normal((5, 16)).astype(np.float32)
+    index = DenseIndex(16, metric=metric, use_gpu=False)
+    index.add(vecs, [f"d{i}" for i in range(300)])
+    monkeypatch.setattr(DenseIndex, "EXACT_BLOCK_SCORES", block * 5)
+    for k in (1, 10, 300):
+        ours = index.search(queries, k)
+        scores, rows = index._index.search(queries, k)
+        for got, want_rows, want_scores in zip(ours, rows, scores, strict=True):
+            assert [d for d, _ in got] == [f"d{r}" for r in want_rows]
+            np.testing.assert_allclose([s for _, s in got], want_scores, rtol=1e-4, atol=1e-4)
+
+
+def test_bm25_threaded_batches_rank_as_one_thread(monkeypatch):
+    from labcore.retrieval import BM25Index
+
+    words = ["river", "tower", "north", "glass", "ember", "salt", "moth", "pine"]
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(words, 6)) for _ in range(200)]
+    index = BM25Index(texts, [str(i) for i in range(200)])
+    queries = [" ".join(rng.choice(words, 2)) for _ in range(40)]
+    threaded = index.search(queries, 5)
+    monkeypatch.setattr(BM25Index, "THREADED_BATCH", 10**9)
+    assert index.search(queries, 5) == threaded

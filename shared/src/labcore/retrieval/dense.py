@@ -124,7 +124,10 @@ class DenseIndex:
         k = min(k, len(self))
         if k == 0 or queries.shape[0] == 0:
             return [[] for _ in range(queries.shape[0])]
-        scores, rows = self._index.search(queries, k)
+        if self.on_gpu or self.hnsw:
+            scores, rows = self._index.search(queries, k)
+        else:
+            scores, rows = self._exact_search(queries, k)
         # faiss pads missing results with row -1.
         return [
             [(self._ids[r], float(s)) for r, s in zip(row_ids, row_scores, strict=True) if r >= 0]
@@ -222,6 +225,35 @@ class DenseIndex:
         return index
 
     # ------------------------------------------------------------ internals
+
+    #: database rows scored per block of an exact CPU search (bounds the score matrix)
+    EXACT_BLOCK_SCORES = 1 << 24
+
+    def _exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k over the flat index's own vectors (no copy) with one BLAS matrix
+        product and ``torch.topk`` per block of rows: the same results as faiss's flat
+        search, which measured 4-5x slower on a 2-core CPU (64 queries x 100k x 384: 0.45 s
+        against 0.09 s)."""
+        import torch
+
+        n = self._index.ntotal
+        xb = torch.from_numpy(
+            np.asarray(_faiss().rev_swig_ptr(self._index.get_xb(), n * self.dim)).reshape(n, -1)
+        )
+        q = torch.from_numpy(queries)
+        block = max(k, self.EXACT_BLOCK_SCORES // max(1, q.shape[0]))
+        best_s, best_i = [], []
+        for start in range(0, n, block):
+            x = xb[start : start + block]
+            s = q @ x.T
+            if self.metric == "l2":  # faiss's squared distance, lower is better
+                s = (q * q).sum(1, keepdim=True) - 2 * s + (x * x).sum(1)
+            top = torch.topk(s, min(k, x.shape[0]), dim=1, largest=self.metric == "ip")
+            best_s.append(top.values)
+            best_i.append(top.indices + start)
+        s, i = torch.cat(best_s, 1), torch.cat(best_i, 1)
+        top = torch.topk(s, k, dim=1, largest=self.metric == "ip")
+        return top.values.numpy(), torch.gather(i, 1, top.indices).numpy()
 
     def _new_cpu_index(self) -> Any:
         faiss = _faiss()
