@@ -65,6 +65,7 @@ def test_unknown_key_in_config_file(tmp_path, capsys):
         (["inject"], "--checkpoint is required"),
         (["experiments", "--only", "[mid, bogus]"], "--only"),
         (["experiments", "--seeds", "0"], "--seeds"),
+        (["experiments", "--preset", "smollm2", "--only", "[size_large]"], "size_large"),
     ],
 )
 def test_bad_values_refused_before_work(argv, needle, tmp_path, capsys):

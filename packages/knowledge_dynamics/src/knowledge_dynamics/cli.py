@@ -167,7 +167,7 @@ app = App(
         Command("synth", cmd_synth, help="write a Fictional Knowledge file (paper schema)",
                 config=SynthJob, out=None, common=(),
                 args=[Arg("--out", type=str, required=True, help="the JSON file to write")]),
-        Command("pretrain", cmd_pretrain, help="train the tiny model; save early/mid/late stages",
+        Command("pretrain", cmd_pretrain, help="train the tiny model (or continue SmolLM2's pretraining); save early/mid/late stages",
                 config=Config, presets=PRESETS),
         Command("inject", cmd_inject, help="continued pretraining with injected knowledge, probes, metrics",
                 config=InjectJob, presets=PRESETS),

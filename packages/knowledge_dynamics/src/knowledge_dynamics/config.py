@@ -399,6 +399,9 @@ class ExperimentsJob(Config):
             raise DataError(f"--seeds must be at least 1 (got {self.seeds})")
         for name in self.only:
             check_choice("--only", name, CONDITIONS)
+        if self.model.preset == "smollm2" and "size_large" in self.only:
+            # size_large changes the tiny model's width and depth, which SmolLM2 ignores
+            raise DataError("--only size_large needs model.preset=tiny (SmolLM2 has one size)")
         return self
 
     def conditions(self) -> list[str]:

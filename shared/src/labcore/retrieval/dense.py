@@ -226,7 +226,8 @@ class DenseIndex:
 
     # ------------------------------------------------------------ internals
 
-    #: database rows scored per block of an exact CPU search (bounds the score matrix)
+    #: scores (queries x database rows) computed per block of an exact CPU search: bounds the
+    #: score matrix's memory on large collections
     EXACT_BLOCK_SCORES = 1 << 24
 
     def _exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,5 @@
-"""``knowledge-dynamics experiments``: the README experiment set on the ``tiny`` model.
+"""``knowledge-dynamics experiments``: the README experiment set on the ``tiny`` model
+(or SmolLM2, ``model.preset=smollm2``, whose pretraining continues on the background).
 
 Conditions (each over ``--seeds`` knowledge sets; the pretrained model and the background
 stream are shared, as in the paper where the data stream is identical for every condition):
