@@ -10,6 +10,10 @@ matmul peak measured here (the best of a batched product at the model's own
 shapes and a 1024x1024 product). Both sides run the same configs and seeds for
 the same number of steps in one process, so the ratio means something on a
 noisy shared machine.
+
+A last line times a learning-rate grid as the depth experiment trains it: 3 seeds x
+3 rates of the 2-layer GPT-2 as one 9-member ensemble with a rate per member, against
+one 3-member ensemble per rate (how the grid trained before).
 """
 
 from __future__ import annotations
@@ -73,11 +77,32 @@ def matmul_peak(cfg: RunConfig, world: World, members: int) -> float:
     )
 
 
-def run(cfg: RunConfig, worlds, seeds) -> float:
+def run(cfg: RunConfig, worlds, seeds, member_lr=None) -> float:
     model = build_model(cfg.model, worlds[0].vocab.size, worlds[0].biography_length, seeds)
     start = time.perf_counter()
-    pretrain(model, worlds, cfg.pretrain, seeds)
+    pretrain(model, worlds, cfg.pretrain, seeds, member_lr=member_lr)
     return time.perf_counter() - start
+
+
+#: (label, preset, config changes, steps, rates) of the learning-rate grid line
+GRID_CASE = ("gpt2 2-layer smoke", "smoke", CASES[2][2], 100, (1e-3, 3e-3, 1e-2))
+
+
+def rate_grid(steps_scale: float) -> None:
+    """One ensemble for every (seed, rate) pair against one ensemble per rate."""
+    label, preset_name, changes, steps, rates = GRID_CASE
+    steps = max(2, round(steps * steps_scale))
+    cfg = preset(preset_name).replace(**changes, **{"pretrain.steps": steps})
+    seeds = [0, 1, 2]
+    worlds = [World(dataclasses.replace(cfg.data, seed=s)) for s in seeds]
+    pair_seeds = [s for s in seeds for _ in rates]
+    pair_worlds = [w for w in worlds for _ in rates]
+    grid = run(cfg, pair_worlds, pair_seeds, member_lr=list(rates) * len(seeds))
+    per_rate = sum(run(cfg.replace(**{"pretrain.lr": lr}), worlds, seeds) for lr in rates)
+    print(
+        f"{label:20s} steps={steps:4d}  {len(seeds)} seeds x {len(rates)} rates: one ensemble "
+        f"per rate {per_rate:6.2f} s  one ensemble {grid:6.2f} s  speed-up {per_rate / grid:4.2f}x"
+    )
 
 
 def main() -> None:
@@ -107,6 +132,7 @@ def main() -> None:
             f"ensemble {achieved:5.1f} GFLOP/s = {100 * achieved / peak:3.0f}% "
             f"of measured matmul peak {peak:5.1f} GFLOP/s"
         )
+    rate_grid(args.steps_scale)
 
 
 if __name__ == "__main__":

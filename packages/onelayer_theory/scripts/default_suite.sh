@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every experiment on the `default` preset with 3 seeds, one run folder each, then their tables
-# (about 35 min on 2 cores; depth alone took 21.5 min with its three pre-training rates).
+# (about 36 min on 2 cores as last measured; depth, with its pre-training-rate pilot and
+# fine-tuning-rate grid, takes about 17 min of that).
 # Usage: bash packages/onelayer_theory/scripts/default_suite.sh [OUT_ROOT]   (default runs/onelayer)
 set -euo pipefail
 out=${1:-runs/onelayer}

@@ -88,6 +88,7 @@ def test_lr_grids_pick_a_rate_per_run_and_report_before_and_after(tmp_path, caps
     argv = ["run", "--experiment", "coverage", "--preset", "smoke", "--seeds", "1"]
     argv += ["--out", str(out), "--pretrain.steps", "20", "--finetune.steps", "5"]
     argv += ["--data.n_subjects", "12", "--pretrain.lr_grid", "[1e-3, 1e-2]"]
+    argv += ["--pretrain.lr_pilot", "0.5"]  # choose at step 10 of 20, then train on one rate
     argv += ["--finetune.lr_grid", "[1e-4, 1e-3]"]
     assert app.main(argv) == 0
     stdout = capsys.readouterr().out
@@ -99,3 +100,15 @@ def test_lr_grids_pick_a_rate_per_run_and_report_before_and_after(tmp_path, caps
         assert float(row["pretrain_lr"]) in (1e-3, 1e-2) and float(row["ft_lr"]) in (1e-4, 1e-3)
         for column in ("stored_acc_pretrain", "heldout_acc_before_ft", "ft_acc_before_ft"):
             assert 0.0 <= float(row[column]) <= 1.0
+
+
+def test_worlds_that_differ_beyond_seed_and_coverage_train_in_separate_ensembles(tmp_path, capsys):
+    """multiplicity 1 and 2 draw biographies from differently shaped statement tables."""
+    out = tmp_path / "mult"
+    argv = ["run", "--experiment", "multiplicity", "--preset", "smoke", "--seeds", "2"]
+    argv += ["--out", str(out), "--pretrain.steps", "5", "--finetune.steps", "2"]
+    argv += ["--data.n_subjects", "12"]
+    assert app.main(argv) == 0, capsys.readouterr().err
+    with open(out / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(int(r["multiplicity"]) for r in rows) == [1, 1, 2, 2]

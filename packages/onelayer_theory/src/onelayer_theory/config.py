@@ -157,7 +157,12 @@ class TrainConfig:
     lr_grid: tuple[float, ...] = ()
     """If set, train at each of these peak learning rates (``lr`` is then unused) and keep, per run,
     the best: pre-training by the lowest loss on fresh biographies, fine-tuning by the highest
-    accuracy on the fine-tuning pairs (``ft_acc``); ties go to the lower rate."""
+    accuracy on the fine-tuning pairs (``ft_acc``); ties go to the lower rate. All rates train as
+    one ensemble (one member per run and rate)."""
+    lr_pilot: float = 1.0
+    """Pre-training with ``lr_grid`` only: after this fraction of the steps each run keeps its
+    best rate so far (the lowest loss on fresh biographies) and only that one trains on to the
+    end; 1.0 trains every rate to the end and chooses there."""
     loss_on: Literal["all", "answers"] = "all"
     """Pre-training only: next-token loss on every token, or on the answer tokens only (the
     stylised model's answer-only loss)."""
@@ -168,6 +173,8 @@ class TrainConfig:
             raise DataError(
                 f"{stage}.lr_grid must hold positive learning rates (got {self.lr_grid})"
             )
+        if not 0 < self.lr_pilot <= 1:
+            raise DataError(f"{stage}.lr_pilot must be in (0, 1] (got {self.lr_pilot})")
         if self.steps < 1 or self.batch_size < 1:
             raise DataError(f"{stage}.steps and {stage}.batch_size must be at least 1")
         if self.lr <= 0:

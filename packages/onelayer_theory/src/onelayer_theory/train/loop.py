@@ -7,7 +7,7 @@ as training it alone (checked in the tests).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +16,7 @@ from torch import nn
 from labcore import schedules
 from onelayer_theory.config import FinetuneConfig, TrainConfig
 from onelayer_theory.synth import PAD, World, sample_biographies
+from onelayer_theory.train.optim import MemberRateOptimizer
 
 
 def schedule_options(cfg: TrainConfig) -> dict:
@@ -36,9 +37,17 @@ def lr_lambda(cfg: TrainConfig):
     return schedules.lr_lambda(**schedule_options(cfg))
 
 
-def make_optimizer(params: Sequence[nn.Parameter], cfg: TrainConfig):
+def make_optimizer(
+    params: Sequence[nn.Parameter], cfg: TrainConfig, member_lr: Sequence[float] | None = None
+):
+    """``cfg``'s optimizer and schedule; with ``member_lr``, member ``e`` peaks at
+    ``member_lr[e]`` (``cfg.lr`` unused) through ``MemberRateOptimizer``."""
     params = [p for p in params if p.requires_grad]
-    if cfg.optimizer == "sgd":
+    if member_lr is not None:
+        opt = MemberRateOptimizer(
+            params, member_lr, kind=cfg.optimizer, weight_decay=cfg.weight_decay
+        )
+    elif cfg.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
     else:
         # Every parameter is stacked over the ensemble, so one fused (element-wise) kernel
@@ -106,43 +115,101 @@ def clip_per_member(params: Sequence[nn.Parameter], max_norm: float) -> None:
         g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
 
 
-def _train(model, params, cfg: TrainConfig, step_loss, log_every: int) -> list[dict]:
-    opt, sched = make_optimizer(params, cfg)
-    history = []
-    model.train()
-    for step in range(cfg.steps):
-        losses = step_loss()
-        opt.zero_grad(set_to_none=True)
-        losses.sum().backward()
-        if cfg.grad_clip > 0:
-            clip_per_member(params, cfg.grad_clip)
-        opt.step()
-        sched.step()
-        if step % log_every == 0 or step == cfg.steps - 1:
-            history.append({"step": step, "loss": losses.detach().cpu().tolist()})
-    model.eval()
-    return history
+@torch.no_grad()
+def keep_members(model: nn.Module, index: Sequence[int]) -> None:
+    """Slice every parameter and buffer of an ensemble to the members in ``index``, in place
+    (the parameter objects stay, so an optimizer holding them goes on with them)."""
+    idx = torch.as_tensor(list(index), dtype=torch.long)
+    for tensor in [*model.parameters(), *model.buffers()]:
+        tensor.grad = None
+        tensor.data = tensor.data[idx.to(tensor.device)].clone()
 
 
-def pretrain(
-    model: nn.Module,
-    worlds: Sequence[World],
-    cfg: TrainConfig,
-    seeds: Sequence[int],
-    log_every: int = 100,
-) -> list[dict]:
+class Training:
+    """An ensemble's optimizer, schedule and loss history, stepped on by ``run``.
+
+    ``run(until)`` can stop part-way; ``keep(index)`` then drops members (parameters and
+    optimizer state) and a later ``run`` goes on with the rest, each kept member exactly
+    where it would be had it trained alone.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        params: Sequence[nn.Parameter],
+        cfg: TrainConfig,
+        step_loss: Callable[[], torch.Tensor],
+        log_every: int,
+        member_lr: Sequence[float] | None = None,
+    ):
+        self.model, self.cfg, self.step_loss, self.log_every = model, cfg, step_loss, log_every
+        self.params = [p for p in params if p.requires_grad]
+        self.opt, self.sched = make_optimizer(self.params, cfg, member_lr)
+        self.step = 0
+        self.history: list[dict] = []
+
+    def run(self, until: int | None = None) -> list[dict]:
+        """Train up to step ``until`` (default: the end of the schedule); the history so far."""
+        until = self.cfg.steps if until is None else min(until, self.cfg.steps)
+        self.model.train()
+        for step in range(self.step, until):
+            losses = self.step_loss()
+            self.opt.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            if self.cfg.grad_clip > 0:
+                clip_per_member(self.params, self.cfg.grad_clip)
+            self.opt.step()
+            self.sched.step()
+            if step % self.log_every == 0 or step == self.cfg.steps - 1:
+                self.history.append({"step": step, "loss": losses.detach().cpu().tolist()})
+        self.step = max(self.step, until)
+        self.model.eval()
+        return self.history
+
+    def keep(self, index: Sequence[int]) -> None:
+        """Go on with the members in ``index`` only."""
+        if not isinstance(self.opt, MemberRateOptimizer):
+            raise TypeError("members can be dropped only from a per-member-rate training")
+        keep_members(self.model, index)
+        self.opt.keep_members(index)
+
+
+class Pretraining(Training):
     """Next-token pre-training: member ``e`` on fresh biographies of ``worlds[e]`` every step."""
-    device = next(model.parameters()).device
-    generators = [torch.Generator().manual_seed(s) for s in seeds]
 
-    vocab = worlds[0].vocab
-    answers = (vocab.answer0, vocab.noise0) if cfg.loss_on == "answers" else None
+    def __init__(
+        self,
+        model: nn.Module,
+        worlds: Sequence[World],
+        cfg: TrainConfig,
+        seeds: Sequence[int],
+        log_every: int = 100,
+        member_lr: Sequence[float] | None = None,
+    ):
+        self.worlds = list(worlds)
+        self.generators = [torch.Generator().manual_seed(s) for s in seeds]
+        device = next(model.parameters()).device
+        vocab = self.worlds[0].vocab
+        answers = (vocab.answer0, vocab.noise0) if cfg.loss_on == "answers" else None
 
-    def step_loss():
-        tokens = sample_biographies(worlds, cfg.batch_size, generators)[0].to(device)
-        return sequence_loss(model(tokens), tokens, answers)
+        def step_loss():
+            tokens = sample_biographies(self.worlds, cfg.batch_size, self.generators)[0]
+            tokens = tokens.to(device)
+            return sequence_loss(model(tokens), tokens, answers)
 
-    return _train(model, list(model.parameters()), cfg, step_loss, log_every)
+        super().__init__(model, list(model.parameters()), cfg, step_loss, log_every, member_lr)
+
+    def keep(self, index: Sequence[int]) -> None:
+        super().keep(index)
+        # Each kept member keeps its world and its biography stream where it was.
+        self.worlds = [self.worlds[i] for i in index]
+        self.generators = [self.generators[i] for i in index]
+
+
+def pretrain(model: nn.Module, worlds: Sequence[World], cfg: TrainConfig, seeds, **options):
+    """Pre-train every member for ``cfg.steps``; the loss history. ``options`` are
+    :class:`Pretraining`'s (``log_every``, ``member_lr``: member ``e`` peaks at ``member_lr[e]``)."""
+    return Pretraining(model, worlds, cfg, seeds, **options).run()
 
 
 def finetune(
@@ -152,11 +219,13 @@ def finetune(
     seeds: Sequence[int],
     log_every: int = 50,
     worlds: Sequence[World] | None = None,
+    member_lr: Sequence[float] | None = None,
 ) -> list[dict]:
     """Q&A fine-tuning with the loss on the answer only; LoRA when ``cfg.lora_rank > 0``.
 
     With ``cfg.replay_batch > 0`` each step also replays that many fresh biographies of
     ``worlds[e]`` per member (next-token loss on every token, added to the Q&A loss).
+    With ``member_lr``, member ``e`` peaks at ``member_lr[e]`` instead of ``cfg.lr``.
     """
     from onelayer_theory.model.lora import add_lora
 
@@ -180,4 +249,4 @@ def finetune(
             loss = loss + sequence_loss(model(bios), bios)
         return loss
 
-    return _train(model, params, cfg, step_loss, log_every)
+    return Training(model, params, cfg, step_loss, log_every, member_lr).run()
