@@ -1,4 +1,4 @@
-"""Batched rollouts vs one trajectory at a time, with the bundled SmolLM2 on the same questions.
+"""Batched rollouts vs one trajectory at a time, with a cold-started SmolLM2 on the same questions.
 
 Runs the full agent loop (generation, parsing, environment calls, observation turns)
 over N benchmark questions twice in one run: all trajectories advancing together (one
@@ -6,30 +6,57 @@ over N benchmark questions twice in one run: all trajectories advancing together
 tokens per second and the ratio. Greedy decoding; EOS is not suppressed, so token
 counts can differ slightly between the modes (padding changes float rounding).
 
-    uv run searcher synth --out runs/searcher/bench
-    uv run searcher index --corpus runs/searcher/bench/corpus.jsonl \
-        --pages runs/searcher/bench/webpages.jsonl --out runs/searcher/bench-index
-    uv run python packages/searcher/benchmarks/rollout_throughput.py \
-        --data runs/searcher/bench/test.jsonl --index runs/searcher/bench-index
+With no arguments it first makes (or reuses) what it needs in ``--work`` (default
+``runs/searcher/rollout-bench``): the `smoke` benchmark, its BM25 index and the `smoke`
+cold-start SFT model (32 conversations, a few minutes on 2 cores), through
+``searcher train --preset smoke --grpo.steps 0`` with no evaluation, so the policy
+writes the protocol's tags and several queries per search turn, as a trained agent does:
+
+    uv run --package searcher python packages/searcher/benchmarks/rollout_throughput.py
+
+Or point it at your own files and model:
+
+    uv run --package searcher python packages/searcher/benchmarks/rollout_throughput.py \
+        --data DIR/test.jsonl --index INDEX_DIR --model RUN/sft/model
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
 
+def build_work_folder(work: Path) -> None:
+    """The smoke benchmark, its BM25 index and the smoke SFT model in ``work`` (a run folder
+    of ``searcher train``, which refuses a folder it did not make and resumes its own)."""
+    from searcher.cli import main as searcher_main
+
+    argv = ["train", "--preset", "smoke", "--grpo.steps", "0", "--eval_closed", "0"]
+    argv += ["--eval_open", "0", "--out", str(work)]
+    if searcher_main(argv) != 0:
+        raise SystemExit(2)  # the train command has said why
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--index", required=True)
-    ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--data", help="question file (default: the work folder's test.jsonl)")
+    ap.add_argument("--index", help="index folder (default: the work folder's BM25 index)")
+    ap.add_argument("--model", help="model folder or bundled name (default: the smoke SFT model)")
+    ap.add_argument("--work", default="runs/searcher/rollout-bench", help="where defaults live")
     ap.add_argument("--n", type=int, default=8)
-    ap.add_argument("--max-turns", type=int, default=1)
-    ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--max-turns", type=int, default=2)
+    ap.add_argument("--max-new-tokens", type=int, default=64)
     args = ap.parse_args()
+    if args.model is None or args.data is None or args.index is None:
+        work = Path(args.work)
+        if not (work / "sft" / "model").is_dir():
+            build_work_folder(work)
+        args.model = args.model or str(work / "sft" / "model")
+        args.data = args.data or str(work / "data" / "test.jsonl")
+        args.index = args.index or str(work / "index-bm25")
     from labcore.io import read_jsonl
     from labcore.models import load_causal_lm
     from searcher.agent.env import SearchEnvironment
