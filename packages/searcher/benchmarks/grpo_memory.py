@@ -43,7 +43,8 @@ def main() -> None:
     from searcher.train.grpo import run_grpo
 
     work = Path(args.work)
-    if args.model is None and not (work / "sft" / "model").is_dir():
+    # The index and the training questions come from the work folder whatever the policy.
+    if not (work / "sft" / "model").is_dir():
         sys.path.insert(0, str(Path(__file__).parent))
         from rollout_throughput import build_work_folder
 

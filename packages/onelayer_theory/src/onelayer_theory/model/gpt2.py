@@ -44,7 +44,7 @@ class GPT2Ensemble(nn.Module):
             n_head=cfg.n_heads,
             n_inner=cfg.mlp_width,
             # GPT-2's tanh GELU as torch's one fused kernel (HF's "gelu_new" is the same
-            # function in seven element-wise ops: ~13% of a 4-layer ensemble's step here).
+            # function as seven element-wise kernels).
             activation_function={"gelu": "gelu_pytorch_tanh"}.get(cfg.activation, cfg.activation),
             resid_pdrop=0.0,
             embd_pdrop=0.0,
