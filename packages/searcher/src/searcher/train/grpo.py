@@ -243,8 +243,7 @@ def grpo_config(
         use_cpu=not cuda,
         bf16=cuda,
         disable_tqdm=True,
-        # Small models on a CPU: recomputing activations costs more than it saves.
-        gradient_checkpointing=cuda,
+        activation_checkpointing=settings.gradient_checkpointing,
         **extra,
     )
 
