@@ -23,6 +23,7 @@ Or point it at your own files and model:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -74,23 +75,35 @@ def main() -> None:
     def tokens(trajs):
         return sum(sum(t.env_mask) for t in trajs)
 
-    t0 = time.perf_counter()
-    batched = run_episodes(policy, env, qs, abilities, cfg)
-    tb = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    single = [
-        run_episodes(policy, env, [q], [a], cfg)[0] for q, a in zip(qs, abilities, strict=True)
-    ]
-    ts = time.perf_counter() - t0
-    rb, rs = tokens(batched) / tb, tokens(single) / ts
+    def timed(batched: bool, reuse_kv: bool) -> tuple[int, float]:
+        run_cfg = dataclasses.replace(cfg, reuse_kv=reuse_kv)
+        t0 = time.perf_counter()
+        if batched:
+            trajs = run_episodes(policy, env, qs, abilities, run_cfg)
+        else:
+            trajs = [
+                run_episodes(policy, env, [q], [a], run_cfg)[0]
+                for q, a in zip(qs, abilities, strict=True)
+            ]
+        return tokens(trajs), time.perf_counter() - t0
+
     print(
         f"model {args.model}, {torch.get_num_threads()} torch threads, {len(qs)} questions, "
         f"max {args.max_turns} searches + final turn, {args.max_new_tokens} new tokens per turn, greedy"
     )
-    print(f"one at a time: {tokens(single)} model tokens in {ts:7.1f} s = {rs:6.1f} tokens/s")
+    rates = {}
+    for reuse_kv in (False, True):
+        for batched in (False, True):
+            n, dt = timed(batched, reuse_kv)
+            rates[batched, reuse_kv] = n / dt
+            mode = "batched      " if batched else "one at a time"
+            cached = "KV kept between turns" if reuse_kv else "context recomputed   "
+            print(f"{mode}, {cached}: {n} model tokens in {dt:7.1f} s = {n / dt:6.1f} tokens/s")
     print(
-        f"batched      : {tokens(batched)} model tokens in {tb:7.1f} s = {rb:6.1f} tokens/s "
-        f"({rb / rs:.2f}x one-at-a-time)"
+        f"batched / one at a time: {rates[True, True] / rates[False, True]:.2f}x with the KV kept, "
+        f"{rates[True, False] / rates[False, False]:.2f}x recomputing contexts; "
+        f"batched with the KV kept / batched recomputing: "
+        f"{rates[True, True] / rates[True, False]:.2f}x"
     )
 
 

@@ -50,6 +50,31 @@ def test_rollout_logprobs_are_real_and_batched(tiny_model, tokenizer, env):
                 assert lp == 0.0
 
 
+def test_turns_reusing_cached_keys_and_values_equal_full_recomputation(tiny_model, tokenizer, env):
+    """Greedy multi-turn rollouts with the per-trajectory KV cache give the same tokens and
+    log-probs as processing each turn's whole context again, with rows of unequal lengths
+    (one question is much longer) and rows that leave the batch early."""
+    tiny_model.lm_head.weight.data.mul_(20)  # peaked logits: greedy ties cannot flip
+    policy = Policy(tiny_model, tokenizer)
+    qs = ["Who founded it?", "Where is the city of the long and winding northern river?", "Hi"]
+    abilities = ["closed", "closed", "open"]
+    runs = {}
+    for reuse in (False, True):
+        cfg = AgentConfig(max_turns=3, max_new_tokens=5, temperature=0.0, reuse_kv=reuse)
+        runs[reuse] = run_episodes(policy, env, qs, abilities, cfg)
+    for a, b in zip(runs[False], runs[True], strict=True):
+        assert a.completion_ids == b.completion_ids and a.env_mask == b.env_mask
+        assert a.logprobs == pytest.approx(b.logprobs, abs=1e-4)
+    # A cache entry is only used for a context that extends it.
+    from searcher.agent.kv_cache import PrefixCache
+
+    cache = PrefixCache()
+    ctx = policy.prompt_ids("Who founded it?")
+    first = policy.generate([ctx], max_new_tokens=3, temperature=0.0, cache=cache, keys=[0])[0]
+    assert cache.usable(0, ctx + first.ids + [5, 6]) == len(ctx) + len(first.ids) - 1
+    assert cache.usable(0, [7, *ctx]) == 0 and len(cache) == 0  # a different context drops it
+
+
 def test_sft_labels_and_step(tiny_model, tokenizer, bench, tmp_path):
     rows = read_jsonl(bench / "coldstart.jsonl")
     policy = Policy(tiny_model, tokenizer)
@@ -316,3 +341,19 @@ def test_curriculum_keeps_questions_with_reward_variance(monkeypatch, tmp_path):
     flat = [r for r in rows if r["question"] in ("always", "never")]
     with pytest.raises(Exception, match="no screened training question"):
         screen_curriculum(None, None, None, flat, settings, AgentConfig(), tmp_path / "c2.jsonl")
+
+
+def test_cpu_preset_recomputes_activations_one_trajectory_at_a_time(tmp_path):
+    """The cpu preset's GRPO step keeps under 8 GB by training one trajectory per
+    forward/backward with activation recomputation; both can be turned off."""
+    from labcore.config import replace_dotted
+    from searcher.config import TRAIN_PRESETS, TrainConfig
+
+    cfg = TrainConfig()
+    for key, value in TRAIN_PRESETS["cpu"].items():
+        cfg = replace_dotted(cfg, key, value)
+    args = grpo_config(cfg.grpo, tmp_path / "a", cuda=False)
+    assert args.activation_checkpointing and args.per_device_train_batch_size == 1
+    assert args.gradient_accumulation_steps == cfg.grpo.prompts_per_step * cfg.grpo.group_size
+    off = replace_dotted(cfg.grpo, "gradient_checkpointing", False)
+    assert not grpo_config(off, tmp_path / "b", cuda=False).activation_checkpointing

@@ -4,13 +4,16 @@ Up to ``max_turns`` search rounds plus one final turn. A turn ends at the first 
 search or answer tag. A search sends its queries to the environment (all trajectories'
 searches of a turn in one batched call) and the results come back as a new user turn in
 ``<learnings>`` tags; a turn with neither tag gets a corrective user turn. The final
-turn may only answer. Observation tokens are recorded with ``env_mask = 0``.
+turn may only answer. Observation tokens are recorded with ``env_mask = 0``. With
+``reuse_kv`` each turn processes only the tokens added since the last one
+(:mod:`searcher.agent.kv_cache`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from searcher.agent.kv_cache import PrefixCache
 from searcher.agent.policy import Policy
 from searcher.agent.protocol import parse_action, render_invalid, render_observation
 from searcher.config import AgentConfig
@@ -71,17 +74,21 @@ def run_episodes(
         Trajectory(q, a, policy.prompt_ids(q)) for q, a in zip(questions, abilities, strict=True)
     ]
     eos = policy.tokenizer.eos_token_id
+    cache = PrefixCache() if cfg.reuse_kv else None
     for turn in range(cfg.max_turns + 1):
-        live = [t for t in trajs if not t.done]
+        live = [i for i, t in enumerate(trajs) if not t.done]
         if not live:
             break
         outs = policy.generate(
-            [t.prompt_ids + t.completion_ids for t in live],
+            [trajs[i].prompt_ids + trajs[i].completion_ids for i in live],
             max_new_tokens=cfg.max_new_tokens,
             temperature=cfg.temperature,
             top_p=cfg.top_p,
             batch_size=cfg.batch_size,
+            cache=cache,
+            keys=live,
         )
+        live = [trajs[i] for i in live]
         last = turn + 1 == cfg.max_turns and cfg.last_turn_note
         searching: list[tuple[Trajectory, list[str]]] = []
         for t, g in zip(live, outs, strict=True):
@@ -98,6 +105,10 @@ def run_episodes(
                 searching.append((t, action.queries))
             else:
                 t.add(policy.observation_ids(render_invalid(last_turn=last)), None, False)
+        if cache is not None:
+            for i, t in enumerate(trajs):
+                if t.done:
+                    cache.drop(i)
         if searching:
             results = env.observe([q for _, q in searching], [t.ability for t, _ in searching])
             for (t, _), text in zip(searching, results, strict=True):

@@ -8,12 +8,14 @@ plus the next assistant header. Training then sees exactly the tokens that were 
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteriaList
 
 from labcore.llm.stopping_criteria import StopStringsCriteria
+from searcher.agent.kv_cache import PrefixCache
 from searcher.agent.protocol import STOP_STRINGS, initial_messages
 
 _A, _U = "@@ASSISTANT@@", "@@USER@@"
@@ -110,12 +112,19 @@ class Policy:
         top_p: float = 1.0,
         batch_size: int = 64,
         stop=STOP_STRINGS,
+        cache: PrefixCache | None = None,
+        keys: Sequence[Hashable] | None = None,
     ) -> list[Generated]:
         """Sample one turn for every context, in as few ``generate`` calls as ``batch_size`` allows.
 
         Each turn is cut right after the first stop string (or before EOS); the returned
         log-probabilities are those of the sampling distribution (temperature applied).
+        With a ``cache`` (and one hashable key per context, e.g. the trajectory's index),
+        a context that extends what was stored under its key last time is processed from
+        where that left off, and each context plus its kept reply is stored for next time.
         """
+        if cache is not None and (keys is None or len(keys) != len(contexts)):
+            raise ValueError("generate(cache=...) needs one key per context")
         out: list[Generated | None] = [None] * len(contexts)
         order = sorted(range(len(contexts)), key=lambda i: len(contexts[i]), reverse=True)
         for start in range(0, len(order), batch_size):
@@ -123,7 +132,13 @@ class Policy:
             for i, g in zip(
                 chunk,
                 self._generate_chunk(
-                    [contexts[i] for i in chunk], max_new_tokens, temperature, top_p, stop
+                    [contexts[i] for i in chunk],
+                    max_new_tokens,
+                    temperature,
+                    top_p,
+                    stop,
+                    cache,
+                    [keys[i] for i in chunk] if cache is not None else None,
                 ),
                 strict=True,
             ):
@@ -131,16 +146,31 @@ class Policy:
         return out  # type: ignore[return-value]
 
     def _generate_chunk(
-        self, contexts, max_new_tokens, temperature, top_p, stop
+        self, contexts, max_new_tokens, temperature, top_p, stop, cache=None, keys=None
     ) -> list[Generated]:
         tok = self.tokenizer
-        width = max(len(c) for c in contexts)
         device = self.model.device
+        # Row r: [left pad][cached prefix, ending at column `cached_width`][pad][new tokens].
+        cached = (
+            [cache.usable(k, c) for k, c in zip(keys, contexts, strict=True)]
+            if cache is not None
+            else None
+        )
+        cached = cached or [0] * len(contexts)
+        cached_width = max(cached)
+        width = cached_width + max(len(c) - n for c, n in zip(contexts, cached, strict=True))
         ids = torch.full((len(contexts), width), tok.pad_token_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
-        for r, c in enumerate(contexts):
-            ids[r, width - len(c) :] = torch.tensor(c)
-            mask[r, width - len(c) :] = 1
+        columns = []
+        for r, (c, n) in enumerate(zip(contexts, cached, strict=True)):
+            head = torch.arange(cached_width - n, cached_width)
+            tail = torch.arange(width - (len(c) - n), width)
+            ids[r, head], ids[r, tail] = torch.tensor(c[:n], dtype=torch.long), torch.tensor(c[n:])
+            mask[r, head], mask[r, tail] = 1, 1
+            columns.append(torch.cat([head, tail]))
+        past = cache.batch(keys, cached, cached_width) if cached_width else None
+        if past is not None:
+            past = _to_device(past, device)
         options = (
             dict(do_sample=False)
             if temperature <= 0
@@ -158,6 +188,8 @@ class Policy:
                 stopping_criteria=StoppingCriteriaList([StopStringsCriteria(tok, stop, width)]),
                 logits_processor=LogitsProcessorList([recorder]),
                 return_dict_in_generate=True,
+                cache=past,
+                use_cache=True,
                 **options,
             )
         finally:
@@ -188,4 +220,16 @@ class Policy:
                 row = row[:lo]
                 text = tok.decode(row, skip_special_tokens=True)
             outs.append(Generated(row, logp[r, : len(row)].tolist(), text))
+            if cache is not None:
+                # The model has seen every generated token but the last one.
+                fed = min(len(row), gen.shape[1] - 1)
+                cols = torch.cat([columns[r], torch.arange(width, width + fed)])
+                cache.store(keys[r], contexts[r] + row[:fed], res.cache, r, cols)
         return outs
+
+
+def _to_device(cache, device):
+    """``cache`` with every layer's tensors on ``device`` (a no-op where they already are)."""
+    for layer in cache.layers:
+        layer.keys, layer.values = layer.keys.to(device), layer.values.to(device)
+    return cache
